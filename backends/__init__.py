@@ -1,0 +1,1 @@
+"""The swappable fast backends, installed as ``inverse_ising.backends`` (use them via ``backend=...``)."""

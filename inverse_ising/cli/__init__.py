@@ -1,0 +1,44 @@
+"""The ``inverse-ising`` command line: one module per command in this package.
+
+Each command module defines ``add_parser(subparsers)``, which registers its sub-parser and sets
+``run=<function(args)>`` as a default. Errors from bad input (:class:`InputError`) are printed as
+one line and exit with status 2; Ctrl-C exits with status 130 and leaves no partial output.
+"""
+import argparse
+import importlib
+import sys
+
+from .. import __version__
+from ..errors import FitDivergedError, InputError
+
+COMMANDS = ("sample", "simulate", "demo")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="inverse-ising",
+        description="Learn and sample Ising models and Boltzmann machines from binary data.",
+    )
+    parser.add_argument("--version", action="version", version=f"inverse-ising {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(f".{name}", __name__).add_parser(sub)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except (InputError, FitDivergedError) as exc:
+        print(f"inverse-ising {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"inverse-ising {args.command}: interrupted; no partial output was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
