@@ -83,9 +83,6 @@ class LatticeIsing:
         self.h = as_scalar(h, "h")
         if boundary not in self.BOUNDARIES:
             raise InputError(f"boundary must be one of {self.BOUNDARIES}, got {boundary!r}")
-        if boundary == "periodic" and self.L % 2:
-            # An odd periodic lattice is not bipartite, so it has no checkerboard.
-            raise InputError(f"a periodic lattice needs an even L for checkerboard sweeps, got L = {self.L}")
         self.boundary = boundary
 
     @property
