@@ -1,2 +1,17 @@
-"""inverse_ising: learn the fields and couplings of Ising models and Boltzmann machines from binary data."""
+"""inverse_ising: learn the fields and couplings of Ising models and Boltzmann machines from binary data.
+
+Conventions (SPEC §1): spins s ∈ {−1, +1} as int8, β = 1 folded into the parameters, positive
+couplings ferromagnetic, 0/1 data mapped by s = 2x − 1.
+"""
 __version__ = "0.1.0"
+
+from .backend import BACKENDS, Backend, get_backend  # noqa: E402
+from .errors import FitDivergedError, InputError  # noqa: E402
+from .io import load_model, load_spins, save_model, save_spins  # noqa: E402
+from .models import KineticIsing, LatticeIsing, PairwiseIsing  # noqa: E402
+from .sampling import Chains, sample, simulate  # noqa: E402
+
+__all__ = [
+    "BACKENDS", "Backend", "Chains", "FitDivergedError", "InputError", "KineticIsing", "LatticeIsing",
+    "PairwiseIsing", "get_backend", "load_model", "load_spins", "sample", "save_model", "save_spins", "simulate",
+]

@@ -16,7 +16,7 @@ import zipfile
 
 import numpy as np
 
-from . import __version__
+from . import __version__  # noqa: F401  (set before the submodules import)
 from .errors import InputError
 from .models import KineticIsing, LatticeIsing, PairwiseIsing
 from .validation import as_spins
