@@ -270,19 +270,22 @@ def _array_to_spins(arr, name, invert=False):
     return s, ("0/1 -> s = 2x - 1" if kind == "01" else "+-1 spins") + (", inverted" if invert else "")
 
 
-def _describe_units(indices, shape, unit):
-    if shape is not None and len(shape) == 2:
+def _describe_units(indices, shape, unit, labels=None):
+    if labels is not None:
+        names = [f"{unit} id {labels[i]}" for i in indices[:_MAX_LISTED]]
+    elif shape is not None and len(shape) == 2:
         names = [f"{unit} {i} (row {i // shape[1]}, col {i % shape[1]})" for i in indices[:_MAX_LISTED]]
     else:
         names = [str(int(i)) for i in indices[:_MAX_LISTED]]
         names[0] = f"{unit}{'s' if len(indices) > 1 else ''} {names[0]}"
     more = f" and {len(indices) - _MAX_LISTED} more" if len(indices) > _MAX_LISTED else ""
-    return ", ".join(names) + more
+    return ", ".join(names) + more + ("" if labels is not None else " (counted from 0)")
 
 
-def warn_constant_units(spins, source="data", shape=None, unit="neuron"):
+def warn_constant_units(spins, source="data", shape=None, unit="neuron", labels=None):
     """Warn (``warnings.warn``) naming the columns of ``spins`` that never or always are +1.
 
+    Columns are named by index (from 0; by (row, col) when ``shape`` is 2-D) or by ``labels``.
     Such units have no finite maximum-likelihood field (hᵢ → ∓∞).  Returns the two index arrays
     (never, always).
     """
@@ -293,8 +296,8 @@ def warn_constant_units(spins, source="data", shape=None, unit="neuron"):
         if idx.size:
             warnings.warn(
                 f"{source}: {idx.size} {unit}{'s are' if idx.size > 1 else ' is'} {what}: "
-                f"{_describe_units(idx, shape, unit)} (counted from 0); their fields have no finite "
-                f"maximum-likelihood value; consider removing them or regularising",
+                f"{_describe_units(idx, shape, unit, labels)}; a unit like that has no finite "
+                f"maximum-likelihood field: remove it or regularise the fit",
                 stacklevel=3,
             )
     return never, always
@@ -326,10 +329,10 @@ def _orient(arr, orientation, name, native):
         elif native == "longer-is-bins" and rows > cols:
             used, note = "bins-by-neurons", f"auto: {rows} rows > {cols} columns, so rows are time bins"
         else:
-            which = "as many" if rows == cols else "more"
+            which = "as many neurons as" if rows == cols else "more neurons than"
             raise InputError(
                 f"{name} has {rows} rows and {cols} columns; read as one row per neuron that is "
-                f"{which} neurons than time bins, which is almost certainly the wrong orientation: "
+                f"{which} time bins, which is almost certainly the wrong orientation: "
                 f"pass --orientation bins-by-neurons (orientation='bins-by-neurons') if each row is a "
                 f"time bin, or --orientation neurons-by-bins if the layout really is one row per neuron"
             )
@@ -340,7 +343,7 @@ def _orient(arr, orientation, name, native):
     return arr, used, note
 
 
-def _finish(spins_nb, trial_starts, trial_length, source, meta, shape=None, unit="neuron"):
+def _finish(spins_nb, trial_starts, trial_length, source, meta, shape=None, unit="neuron", labels=None):
     """Apply trial_length, warn about constant units and build the Dataset."""
     m = spins_nb.shape[0]
     if trial_length is not None:
@@ -354,7 +357,7 @@ def _finish(spins_nb, trial_starts, trial_length, source, meta, shape=None, unit
             )
         trial_starts = np.arange(0, m, trial_length, dtype=np.int64)
         meta["trial_length"] = trial_length
-    warn_constant_units(spins_nb, source=source, shape=shape, unit=unit)
+    warn_constant_units(spins_nb, source=source, shape=shape, unit=unit, labels=labels)
     return Dataset(spins_nb, trial_starts, shape, meta, source)
 
 
@@ -493,8 +496,8 @@ def _parse_raster_general(raw, path):
         ) from None
     rows, header, width, first_line = [], None, None, None
     for lineno, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
+        stripped = line.split("#", 1)[0].strip()  # "#" starts a comment
+        if not stripped:
             continue
         if "," in stripped:
             fields = [f.strip() for f in stripped.split(",")]
@@ -882,7 +885,7 @@ def load_spike_times(times, neuron_ids, bin_width, t_start=0.0, t_stop=None, neu
         "spikes_dropped": int(t.size - keep.sum()),
         "multi_spike_cells": int(np.count_nonzero(counts > 1)),
     }
-    return _finish(spins, None, trial_length, name, meta)
+    return _finish(spins, None, trial_length, name, meta, labels=labels.tolist())
 
 
 def load_spike_times_text(path, bin_width, t_start=0.0, t_stop=None, neurons=None, trial_length=None):
