@@ -18,6 +18,7 @@ from .progress import progress_bar
 from .validation import as_positive_int, as_spins
 
 EQUILIBRIUM_KINDS = ("pairwise", "lattice")
+PROGRESS_BLOCK = 20  # sweeps (or 50× as many kinetic steps) between progress updates
 
 
 class Chains:
@@ -97,13 +98,13 @@ def sample(model, n_samples, rule="metropolis", backend="auto", seed=None, n_cha
     per_chain = math.ceil(n_samples / n_chains)
     recorded = np.empty((chains.n_local, per_chain, model.n_spins), dtype=np.int8)
     with progress_bar(burn_in + per_chain * thin, f"sampling {model!r}", progress, chains.backend) as bar:
-        for _ in range(burn_in):
-            chains.sweep(1)
-            bar.update(1)
+        for start in range(0, burn_in, PROGRESS_BLOCK):
+            n = min(PROGRESS_BLOCK, burn_in - start)
+            chains.sweep(n)
+            bar.update(n)
         for t in range(per_chain):
-            for _ in range(thin):
-                chains.sweep(1)
-                bar.update(1)
+            chains.sweep(thin)
+            bar.update(thin)
             recorded[:, t] = chains.spins
     gathered = chains.backend.gather_rows(recorded.reshape(chains.n_local, -1))
     if gathered is None:
@@ -136,7 +137,7 @@ def simulate(model, n_steps, seed=None, n_trials=None, s0=None, burn_in=0, backe
         spins = np.array(np.broadcast_to(start.reshape(-1, N), (trials, N)), dtype=np.int8)
     rng = backend.make_rng(kernel_seed, trials)
     out = np.empty((n_steps, trials, N), dtype=np.int8)
-    block = 1000
+    block = 50 * PROGRESS_BLOCK
     with progress_bar(burn_in + n_steps, "simulating kinetic Ising", progress, backend, unit="step") as bar:
         done = 0
         while done < burn_in:

@@ -29,7 +29,7 @@ def as_spins(X, name="spins", allow_binary=True):
     offending = [v for v in values if v not in (-1, 0, 1)] or list(values)
     idx = tuple(int(i) for i in np.argwhere(arr == offending[0])[0])
     raise InputError(
-        f"{name} must contain only {allowed}; found {offending[0]!r} at index {idx} "
+        f"{name} must contain only {allowed}; found {offending[0].item()!r} at index {idx} "
         f"(distinct values: {values[:6].tolist()}{' ...' if values.size > 6 else ''})"
     )
 
