@@ -958,11 +958,13 @@ def load_data(path, orientation="auto", trial_length=None, bin_width=None, varia
     if p.is_dir() or suffix in IMAGE_SUFFIXES:
         from .images import load_images
 
-        if trial_length is not None or bin_width is not None or variable is not None:
-            raise InputError("trial_length, bin_width and variable do not apply to images")
+        if trial_length is not None or bin_width is not None or variable is not None or orientation != "auto":
+            raise InputError("orientation, trial_length, bin_width and variable do not apply to images")
         return load_images(p, invert=invert, **image_options)
     if image_options:
         raise InputError(f"image options ({', '.join(image_options)}) apply only to images, not {p.name}")
+    if suffixes[-1:] == [".gz"] and suffix not in TEXT_SUFFIXES:
+        raise InputError(f"{p.name}: only text rasters and spike-time files may be gzipped ({', '.join(TEXT_SUFFIXES)} + .gz)")
     if bin_width is not None:
         if suffix not in TEXT_SUFFIXES:
             raise InputError(f"bin_width applies to spike-time text files (time, neuron); {p.name} is not one")

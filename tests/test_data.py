@@ -355,6 +355,7 @@ def test_mat_v73_round_trip(tmp_path):
     write_mat73(tmp_path / "r73.mat", {"bint": (x.astype(np.uint8), "logical"), "trial_length": (np.array([[10.0]]), "double")})
     ds = load_data(tmp_path / "r73.mat")
     assert ds.meta["format"] == "MATLAB v7.3"
+    assert ds.meta["file_shape"] == [5, 40] and ds.meta["orientation"] == "neurons-by-bins"  # MATLAB's R x C
     np.testing.assert_array_equal(ds.spins, 2 * x.T.astype(np.int8) - 1)
     assert ds.trial_starts.tolist() == [0, 10, 20, 30]
     # several candidates, then choosing one; char arrays are ignored
@@ -362,7 +363,8 @@ def test_mat_v73_round_trip(tmp_path):
                                          "title": (np.frombuffer(b"ab", np.uint8).reshape(1, 2).astype(np.uint16), "char")})
     with pytest.raises(InputError, match="several candidate arrays.*--variable"):
         load_data(tmp_path / "two73.mat")
-    np.testing.assert_array_equal(load_data(tmp_path / "two73.mat", variable="b").spins, 2 * x[:2].T.astype(np.int8) - 1)
+    b = load_data(tmp_path / "two73.mat", variable="b", orientation="neurons-by-bins")
+    np.testing.assert_array_equal(b.spins, 2 * x[:2].T.astype(np.int8) - 1)
     data = (tmp_path / "r73.mat").read_bytes()
     (tmp_path / "cut73.mat").write_bytes(data[:1024])
     with pytest.raises(InputError, match="cut73.mat.*truncated or corrupt"):
