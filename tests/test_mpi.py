@@ -1,0 +1,175 @@
+"""The MPI backend under a real ``mpiexec -n 2`` (SPEC §3, issue 5).
+
+Every test starts its processes with the mpiexec that matches this Python (next to
+``sys.executable`` — where the mpich wheel of the [test]/[mpi] extras puts it — else on PATH)
+and guards them with a timeout, killing the whole process group on expiry, so that a hang fails
+the test instead of the CI run. The scripts it starts live in ``tests/mpi_scripts``.
+
+Skipped only when mpi4py is not installed; a missing or mismatched mpiexec is a failure.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mpi4py", reason="mpi4py is not installed (pip install \".[mpi]\" or \".[test]\")")
+
+from inverse_ising.mpi_utils import mpiexec_command  # noqa: E402
+from inverse_ising.stats import mean_and_error  # noqa: E402
+
+pytestmark = pytest.mark.mpi
+
+SCRIPTS = Path(__file__).parent / "mpi_scripts"
+sys.path.insert(0, str(SCRIPTS))
+from _common import small_pairwise  # noqa: E402
+
+sys.path.remove(str(SCRIPTS))
+
+# one thread per rank: two ranks on two cores must not also run threaded BLAS
+ENV = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+           PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+CLI = ["-c", "import sys; from inverse_ising.cli import main; sys.exit(main())"]
+
+
+def run_mpi(n, args, timeout=30, cwd=None):
+    """Run ``mpiexec -n n python ARGS`` (``n=0``: plain python, no mpiexec); returns
+    (CompletedProcess, seconds). A run past ``timeout`` is killed with its process group and
+    fails the test."""
+    cmd = ([] if n == 0 else mpiexec_command(n)) + [sys.executable] + [str(a) for a in args]
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                            cwd=cwd, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"`{' '.join(cmd)}` hung for {timeout} s\nstdout:\n{out}\nstderr:\n{err}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), time.monotonic() - start
+
+
+def check(result):
+    assert result.returncode == 0, f"`{' '.join(result.args)}` failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module", autouse=True)
+def mpiexec_works():
+    """One probe: mpiexec starts 2 processes that mpi4py sees as one job of size 2."""
+    try:
+        cmd = mpiexec_command(2)
+    except FileNotFoundError as exc:
+        pytest.fail(f"{exc} (mpi4py is installed, so the MPI tests must run)")
+    probe = "import sys; from mpi4py import MPI; sys.stdout.write(f'<size {MPI.COMM_WORLD.Get_size()}>\\n')"
+    result, _ = run_mpi(2, ["-c", probe], timeout=60)
+    check(result)
+    sizes = re.findall(r"<size (\d+)>", result.stdout)
+    assert sizes == ["2", "2"], (
+        f"`{' '.join(cmd)}` started processes that mpi4py sees as jobs of sizes {sizes}, not one job of 2: "
+        "mpiexec and mpi4py use different MPI libraries (use the mpiexec of the MPI that mpi4py was built for)")
+
+
+# ------------------------------------------------------------------------------------------ hooks
+@pytest.mark.parametrize("n", [0, 2, 3])
+def test_distribution_hooks(n):
+    """local_chains, local_seed, allreduce_sum, gather_rows, broadcast, run_on_root, check_on_all and
+    Chains.statistics (n = 0: a plain python process, where the backend runs as one rank)."""
+    result, seconds = run_mpi(n, [SCRIPTS / "hooks.py"])
+    check(result)
+    assert f"hooks ok on {max(n, 1)} ranks" in result.stdout
+
+
+# ------------------------------------------------------------------------------------ sampling
+_RUNS = {}
+
+
+def sample_run(tmp_path_factory, n, seed):
+    """Samples (T, C, N) of the small model from ``n`` ranks with ``seed`` (cached per module)."""
+    if (n, seed) not in _RUNS:
+        out = tmp_path_factory.mktemp("mpi") / f"samples_{n}_{seed}.npz"
+        result, seconds = run_mpi(n, [SCRIPTS / "sample_moments.py", out, seed, 64, 200, 2, 100])
+        check(result)
+        with np.load(out) as f:
+            assert int(f["size"]) == max(n, 1)
+            X = f["samples"]
+        _RUNS[n, seed] = X.reshape(200, 64, -1), seconds
+    return _RUNS[n, seed][0]
+
+
+def moment_series(S):
+    """(T, C, K) time series of the K = N + N(N−1)/2 observables sᵢ and sᵢsⱼ (i < j)."""
+    i, j = np.triu_indices(S.shape[2], 1)
+    S = S.astype(np.float64)
+    return np.concatenate([S, S[:, :, i] * S[:, :, j]], axis=2)
+
+
+def means_and_errors(S):
+    series = moment_series(S)
+    pairs = [mean_and_error(series[:, :, k]) for k in range(series.shape[2])]
+    return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+
+
+def test_two_ranks_agree_with_exact_and_one_rank(tmp_path_factory):
+    from inverse_ising.exact import exact_solve
+
+    model = small_pairwise()
+    exact = exact_solve(model)
+    i, j = np.triu_indices(model.n_spins, 1)
+    truth = np.concatenate([exact.mean, exact.second_moment[i, j]])
+    m2, e2 = means_and_errors(sample_run(tmp_path_factory, 2, 11))
+    m1, e1 = means_and_errors(sample_run(tmp_path_factory, 1, 11))
+    z_exact_2 = (m2 - truth) / e2
+    z_exact_1 = (m1 - truth) / e1
+    z_ranks = (m2 - m1) / np.sqrt(e1 ** 2 + e2 ** 2)
+    for name, z in (("2 ranks vs exact", z_exact_2), ("1 rank vs exact", z_exact_1), ("2 ranks vs 1 rank", z_ranks)):
+        assert np.max(np.abs(z)) < 4, f"{name}: max |z| = {np.max(np.abs(z)):.2f} over {z.size} moments"
+    # the test has power: the moments are far from those of independent spins
+    assert np.max(np.abs(truth[model.n_spins:] - np.outer(exact.mean, exact.mean)[i, j])) > 10 * e2.max()
+
+
+def test_same_seed_and_rank_count_reproduce_exactly(tmp_path_factory):
+    a = sample_run(tmp_path_factory, 2, 11)
+    _RUNS.pop((2, 11))
+    b = sample_run(tmp_path_factory, 2, 11)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, sample_run(tmp_path_factory, 2, 12))  # another seed, other samples
+    assert not np.array_equal(a, sample_run(tmp_path_factory, 1, 11))  # another rank count, other streams
+
+
+# -------------------------------------------------------------------------------------- faults
+@pytest.mark.parametrize("mode,status,message", [
+    ("raise", 1, "[rank 1 of 2] RuntimeError: deliberate failure on rank 1"),
+    ("input_one_rank", 2, "fail.py: error (rank 1 of 2): bad value found on rank 1"),
+    ("input_everywhere", 2, "fail.py: error (rank 0 of 2): the learning rate makes the fit diverge"),
+    ("input_on_root", 2, "fail.py: error: data.txt: ragged rows (row 3 has 7 values, row 1 has 8)"),
+])
+def test_failure_on_one_rank_ends_the_job(mode, status, message):
+    """An exception on any rank ends every rank within seconds, with the error shown once."""
+    result, seconds = run_mpi(2, [SCRIPTS / "fail.py", mode], timeout=30)
+    assert result.returncode == status, result.stderr
+    assert message in result.stderr
+    tail = message.split(": ")[-1]
+    assert sum(line.endswith(tail) for line in result.stderr.splitlines()) == 1, result.stderr
+    assert seconds < 10, f"the job took {seconds:.1f} s to end"
+
+
+# ------------------------------------------------------------------------------------------ CLI
+def test_cli_sample_under_mpiexec(tmp_path):
+    """`mpiexec -n 2 inverse-ising sample ... --backend mpi`: one output written by rank 0, the
+    same file as a second run with the same seed; an existing output is refused on every rank."""
+    args = CLI + ["sample", "lattice", "--L", "8", "--J", "0.3", "-n", "400", "--chains", "20", "--burn-in", "50",
+                  "--thin", "2", "--backend", "mpi", "--seed", "3", "--no-progress"]
+    first = check(run_mpi(2, args + ["-o", tmp_path / "a.npz"])[0])
+    assert first.stdout.count("wrote 400 samples") == 1
+    check(run_mpi(2, args + ["-o", tmp_path / "b.npz"])[0])
+    with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b:
+        assert a["spins"].shape == (400, 64) and np.array_equal(a["spins"], b["spins"])
+    again, seconds = run_mpi(2, args + ["-o", tmp_path / "a.npz"])
+    assert again.returncode == 2 and "exists" in again.stderr and seconds < 10, again.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "b.npz"]  # no stray temporary files
