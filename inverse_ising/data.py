@@ -364,16 +364,6 @@ def _finish(spins_nb, trial_starts, trial_length, source, meta, shape=None, unit
 # ----------------------------------------------------------------------------------------------
 # Text rasters
 # ----------------------------------------------------------------------------------------------
-# byte classes for the fast scanner
-_DIGIT, _SEP, _NL, _COMMA, _OTHER = 1, 2, 3, 4, 0
-_CLASS = np.zeros(256, dtype=np.uint8)
-_CLASS[ord("0"):ord("9") + 1] = _DIGIT
-for _c in b" \t\r\f\v":
-    _CLASS[_c] = _SEP
-_CLASS[ord("\n")] = _NL
-_CLASS[ord(",")] = _COMMA
-
-
 def _read_bytes(path):
     path = Path(path)
     try:
@@ -398,9 +388,8 @@ def _line_col(b, pos, nl):
     """1-based line number of byte ``pos`` and the 1-based index of the field it belongs to."""
     line = int(np.searchsorted(nl, pos))  # newlines before pos
     start = int(nl[line - 1]) + 1 if line else 0
-    seg = _CLASS[b[start:pos + 1]]
     # a field begins at a digit not preceded by a digit
-    is_d = seg == _DIGIT
+    is_d = (b[start:pos + 1] - np.uint8(ord("0"))) < 10
     begins = is_d.copy()
     begins[1:] &= ~is_d[:-1]
     return line + 1, int(np.count_nonzero(begins))

@@ -215,8 +215,6 @@ def image_to_spins(img_or_path, size=32, crop="center", threshold="otsu", invert
 
 
 def _list_images(paths_or_folder):
-    from .data import IMAGE_SUFFIXES
-
     if isinstance(paths_or_folder, (str, Path)):
         p = Path(paths_or_folder)
         if p.is_dir():
