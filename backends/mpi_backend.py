@@ -42,6 +42,26 @@ def split_evenly(n, size, rank):
     return base + (rank < extra), rank * base + min(rank, extra)
 
 
+def share_cores(local, ranks_on_node):
+    """Give a threaded local backend (one with ``n_threads``, e.g. Cython/OpenMP) its share of the
+    node's cores, so that P ranks on one node do not each start a thread per core.
+
+    Left alone when ``OMP_NUM_THREADS`` is set (the user decided). When the launcher bound this
+    rank to a subset of the cores (``srun --cpu-bind``, ``mpiexec -bind-to core``), that subset
+    is its share; otherwise the cores the process may use are divided by the ranks on the node.
+    """
+    import os
+
+    if not hasattr(local, "n_threads") or os.environ.get("OMP_NUM_THREADS", "").strip():
+        return
+    try:
+        allowed = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        allowed = os.cpu_count() or 1
+    total = os.cpu_count() or allowed
+    local.n_threads = allowed if allowed < total else max(1, total // max(1, ranks_on_node))
+
+
 def _contiguous(array):
     """``array`` as a C-contiguous numpy array of the same shape (0-d stays 0-d)."""
     a = np.asarray(array)
@@ -68,10 +88,15 @@ class MPIBackend(Backend):
         self.comm = MPI.COMM_WORLD if comm is None else comm
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()
+        self.ranks_on_node = 1
         if self.size > 1:
             from inverse_ising.mpi_utils import install_excepthook
 
             install_excepthook(self.comm)
+            node = self.comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
+            self.ranks_on_node = node.Get_size()
+            node.Free()
+            share_cores(self.local, self.ranks_on_node)
 
     # ----------------------------------------------------------------- kernels: the local backend's
     def make_rng(self, seed_seq, n_chains):
@@ -181,4 +206,6 @@ class MPIBackend(Backend):
         self.comm.Barrier()
 
     def __repr__(self):
-        return f"<MPIBackend 'mpi': rank {self.rank} of {self.size}, local kernels {self.local.name!r}>"
+        threads = getattr(self.local, "n_threads", None)
+        extra = f" × {threads} threads" if threads else ""
+        return f"<MPIBackend 'mpi': rank {self.rank} of {self.size}, local kernels {self.local.name!r}{extra}>"

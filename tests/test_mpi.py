@@ -37,13 +37,26 @@ ENV = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_TH
 CLI = ["-c", "import sys; from inverse_ising.cli import main; sys.exit(main())"]
 
 
-def run_mpi(n, args, timeout=30, cwd=None):
+def local_backends():
+    """The single-process backends available here: numpy, and cython when it is built."""
+    from inverse_ising.backend import get_backend
+    from inverse_ising.errors import InputError
+
+    try:
+        get_backend("cython")
+        return ["numpy", "cython"]
+    except InputError:
+        return ["numpy"]
+
+
+def run_mpi(n, args, timeout=30, cwd=None, local=None):
     """Run ``mpiexec -n n python ARGS`` (``n=0``: plain python, no mpiexec); returns
-    (CompletedProcess, seconds). A run past ``timeout`` is killed with its process group and
-    fails the test."""
+    (CompletedProcess, seconds). ``local`` picks the kernels of the scripts' MPI backend.
+    A run past ``timeout`` is killed with its process group and fails the test."""
     cmd = ([] if n == 0 else mpiexec_command(n)) + [sys.executable] + [str(a) for a in args]
+    env = dict(ENV, II_TEST_LOCAL=local) if local else ENV
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             cwd=cwd, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -80,26 +93,27 @@ def mpiexec_works():
 def test_distribution_hooks(n):
     """local_chains, local_seed, allreduce_sum, gather_rows, broadcast, run_on_root, check_on_all and
     Chains.statistics (n = 0: a plain python process, where the backend runs as one rank)."""
-    result, seconds = run_mpi(n, [SCRIPTS / "hooks.py"])
+    result, seconds = run_mpi(n, [SCRIPTS / "hooks.py"], local="numpy")
     check(result)
-    assert f"hooks ok on {max(n, 1)} ranks" in result.stdout
+    assert f"hooks ok on {max(n, 1)} ranks (local kernels: numpy)" in result.stdout
 
 
 # ------------------------------------------------------------------------------------ sampling
 _RUNS = {}
 
 
-def sample_run(tmp_path_factory, n, seed):
+def sample_run(tmp_path_factory, n, seed, local="numpy"):
     """Samples (T, C, N) of the small model from ``n`` ranks with ``seed`` (cached per module)."""
-    if (n, seed) not in _RUNS:
-        out = tmp_path_factory.mktemp("mpi") / f"samples_{n}_{seed}.npz"
-        result, seconds = run_mpi(n, [SCRIPTS / "sample_moments.py", out, seed, 64, 200, 2, 100])
+    key = (n, seed, local)
+    if key not in _RUNS:
+        out = tmp_path_factory.mktemp("mpi") / f"samples_{n}_{seed}_{local}.npz"
+        result, seconds = run_mpi(n, [SCRIPTS / "sample_moments.py", out, seed, 64, 200, 2, 100], local=local)
         check(result)
         with np.load(out) as f:
-            assert int(f["size"]) == max(n, 1)
+            assert int(f["size"]) == max(n, 1) and str(f["local"]) == local
             X = f["samples"]
-        _RUNS[n, seed] = X.reshape(200, 64, -1), seconds
-    return _RUNS[n, seed][0]
+        _RUNS[key] = X.reshape(200, 64, -1), seconds
+    return _RUNS[key][0]
 
 
 def moment_series(S):
@@ -115,15 +129,18 @@ def means_and_errors(S):
     return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
 
 
-def test_two_ranks_agree_with_exact_and_one_rank(tmp_path_factory):
+@pytest.mark.parametrize("local", local_backends())
+def test_two_ranks_agree_with_exact_and_one_rank(tmp_path_factory, local):
+    """⟨sᵢ⟩ and ⟨sᵢsⱼ⟩ of N = 8 from 2 ranks × 32 chains, 1 rank × 64 chains and enumeration agree
+    within autocorrelation-aware errors (|z| < 4 for each of the 36 moments)."""
     from inverse_ising.exact import exact_solve
 
     model = small_pairwise()
     exact = exact_solve(model)
     i, j = np.triu_indices(model.n_spins, 1)
     truth = np.concatenate([exact.mean, exact.second_moment[i, j]])
-    m2, e2 = means_and_errors(sample_run(tmp_path_factory, 2, 11))
-    m1, e1 = means_and_errors(sample_run(tmp_path_factory, 1, 11))
+    m2, e2 = means_and_errors(sample_run(tmp_path_factory, 2, 11, local))
+    m1, e1 = means_and_errors(sample_run(tmp_path_factory, 1, 11, local))
     z_exact_2 = (m2 - truth) / e2
     z_exact_1 = (m1 - truth) / e1
     z_ranks = (m2 - m1) / np.sqrt(e1 ** 2 + e2 ** 2)
@@ -133,13 +150,14 @@ def test_two_ranks_agree_with_exact_and_one_rank(tmp_path_factory):
     assert np.max(np.abs(truth[model.n_spins:] - np.outer(exact.mean, exact.mean)[i, j])) > 10 * e2.max()
 
 
-def test_same_seed_and_rank_count_reproduce_exactly(tmp_path_factory):
-    a = sample_run(tmp_path_factory, 2, 11)
-    _RUNS.pop((2, 11))
-    b = sample_run(tmp_path_factory, 2, 11)
+@pytest.mark.parametrize("local", local_backends())
+def test_same_seed_and_rank_count_reproduce_exactly(tmp_path_factory, local):
+    a = sample_run(tmp_path_factory, 2, 11, local)
+    _RUNS.pop((2, 11, local))
+    b = sample_run(tmp_path_factory, 2, 11, local)
     assert np.array_equal(a, b)
-    assert not np.array_equal(a, sample_run(tmp_path_factory, 2, 12))  # another seed, other samples
-    assert not np.array_equal(a, sample_run(tmp_path_factory, 1, 11))  # another rank count, other streams
+    assert not np.array_equal(a, sample_run(tmp_path_factory, 2, 12, local))  # another seed, other samples
+    assert not np.array_equal(a, sample_run(tmp_path_factory, 1, 11, local))  # another rank count, other streams
 
 
 # -------------------------------------------------------------------------------------- faults

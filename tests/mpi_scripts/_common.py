@@ -4,6 +4,8 @@ Each script is run as ``mpiexec -n P python tests/mpi_scripts/<name>.py ARGS``; 
 then the script's ``sys.path[0]``, so ``import _common`` works. Results are written by rank 0
 only (``.npz`` or one line on stdout) and checked by the test, which also owns the timeout.
 """
+import os
+
 import numpy as np
 
 import inverse_ising as ii
@@ -20,5 +22,11 @@ def small_pairwise(n=8, seed=123):
 
 
 def mpi_backend():
-    """The registry's MPI backend (fastest local kernels on each rank)."""
-    return get_backend("mpi")
+    """The registry's MPI backend (fastest local kernels on each rank), or, when the environment
+    variable ``II_TEST_LOCAL`` names a local backend ("numpy", "cython"), one with those kernels."""
+    local = os.environ.get("II_TEST_LOCAL")
+    if not local:
+        return get_backend("mpi")
+    from inverse_ising.backends.mpi_backend import MPIBackend
+
+    return MPIBackend(local=get_backend(local))
