@@ -381,6 +381,8 @@ def _read_bytes(path):
             raise InputError(f"{path}: not a valid gzip file ({exc})") from None
     if raw.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark from spreadsheet exports
         raw = raw[3:]
+    if b"\r" in raw and b"\n" not in raw:  # classic Mac line endings
+        raw = raw.replace(b"\r", b"\n")
     return raw
 
 
@@ -396,19 +398,35 @@ def _line_col(b, pos, nl):
 
 
 def _parse_raster_fast(b, path):
-    """Scan 0/1 single-character fields with numpy only; return the (rows, cols) uint8 matrix.
+    """Scan single-character 0/1 fields (or signed ±1 fields "-1", "+1") with numpy only; return
+    the (rows, cols) matrix, uint8 for 0/1 and int8 for ±1.
 
-    Returns None when the file holds anything else (signs, decimals, words, multi-digit numbers,
-    comments), which the general parser then reads and, if need be, reports.  Memory: a few
-    boolean masks the size of the file; no per-element Python objects and no float copies.
+    Returns None when the file holds anything else (decimals, words, multi-digit numbers,
+    comments, signs in odd places, a mix of 0 and −1), which the general parser then reads and,
+    if need be, reports.  Memory: a few boolean masks the size of the file; no per-element Python
+    objects and no float copies.
     """
     is_digit = (b - np.uint8(ord("0"))) < 10  # uint8 arithmetic wraps below '0'
     n_digit = int(np.count_nonzero(is_digit))
-    n_known = n_digit + sum(int(np.count_nonzero(b == c)) for c in b" \t\r\n,\f\v")
+    n_sign = int(np.count_nonzero(b == ord("-"))) + int(np.count_nonzero(b == ord("+")))
+    n_known = n_digit + n_sign + sum(int(np.count_nonzero(b == c)) for c in b" \t\r\n,\f\v")
     if n_known != b.size or n_digit == 0:
         return None
+    minus = None
+    if n_sign:
+        sign = (b == ord("-")) | (b == ord("+"))
+        # every sign must be followed by a digit and not follow one ("1-1" or "- 1" go to the
+        # general parser)
+        if sign[-1] or np.any(sign[:-1] & ~is_digit[1:]) or np.any(sign[1:] & is_digit[:-1]):
+            return None
+        del sign
+        minus = np.zeros(b.size, dtype=bool)
+        minus[1:] = b[:-1] == ord("-")  # digits preceded by a minus sign
+        minus &= is_digit
+        if minus.any() and np.any(is_digit & (b == ord("0"))):
+            return None  # 0 mixed with -1: the general parser reports where
     # the bint.txt layout: one digit and one separator, alternately ("0 1 0\n")
-    regular = b.size % 2 == 0 and bool(is_digit[0::2].all()) and not is_digit[1::2].any()
+    regular = minus is None and b.size % 2 == 0 and bool(is_digit[0::2].all()) and not is_digit[1::2].any()
     if not regular and np.any(is_digit[1:] & is_digit[:-1]):  # a multi-digit field such as "10"
         return None
     if regular:
@@ -444,9 +462,13 @@ def _parse_raster_fast(b, path):
             f"{path}: ragged rows: line {first + 1} has {int(counts[first])} values but line "
             f"{int(lines[0]) + 1} has {int(n_cols)}; every row must have the same number of columns"
         )
-    values = b[0::2].copy() if regular else b[is_digit]
-    del is_digit
-    values -= np.uint8(ord("0"))
+    if minus is not None and minus.any():
+        signed = (b - np.uint8(ord("0"))).view(np.int8)
+        np.negative(signed, out=signed, where=minus)
+        values = signed[is_digit]
+    else:
+        values = b[0::2].copy() if regular else b[is_digit]
+        values -= np.uint8(ord("0"))
     return values.reshape(lines.size, int(n_cols))
 
 

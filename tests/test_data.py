@@ -54,6 +54,24 @@ def test_text_raster_separators(tmp_path, sep, end):
     np.testing.assert_array_equal(ds.spins, 2 * x.T.astype(np.int8) - 1)
 
 
+def test_text_raster_signed_line_endings_and_no_final_newline(tmp_path):
+    x = raster01(n_neurons=3, n_bins=8, seed=22)
+    s = 2 * x.astype(int) - 1
+    p = tmp_path / "pm.txt"
+    p.write_text("\n".join(" ".join(f"{v:+d}" for v in row) for row in s))  # no final newline
+    back, info = read_raster_text(p)
+    assert info["parser"] == "fast"
+    np.testing.assert_array_equal(back, s)
+    np.testing.assert_array_equal(load_data(p).spins, s.T)
+    q = tmp_path / "mac.txt"  # classic Mac line endings
+    q.write_bytes(b"".join(b" ".join(b"%d" % v for v in row) + b"\r" for row in x))
+    np.testing.assert_array_equal(load_data(q).spins, 2 * x.T.astype(np.int8) - 1)
+    r = tmp_path / "mixed.txt"
+    r.write_text("1 0 1 0 1\n0 -1 1 1 0\n")
+    with pytest.raises(InputError, match="line 2, column 2 holds -1.*use one coding"):
+        load_data(r)
+
+
 def test_text_raster_general_parser_pm1_comments_header(tmp_path):
     x = raster01(n_neurons=3, n_bins=9, seed=2)
     s = 2 * x.astype(int) - 1
