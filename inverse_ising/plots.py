@@ -1,0 +1,358 @@
+"""Figures of data against models (matplotlib, Agg backend: no display needed).
+
+matplotlib is an optional dependency (the ``[plot]`` extra); it is imported only when a figure is
+drawn, and a missing installation raises :class:`InputError` saying how to install it. Every
+``plot_*`` function returns a matplotlib Figure; :func:`save_figure` writes one as a PNG
+atomically (temporary file, then rename) and closes it.
+
+Conventions of the figures: statistics are in the ±1 spin representation (C, D, T) unless the
+axis says otherwise; firing rates are probabilities per time bin (or Hz when a bin width is
+known); error bars on data are one standard error (block jackknife, see
+:mod:`inverse_ising.neural_stats`). Each model keeps one colour in every figure.
+"""
+import numpy as np
+
+from .errors import InputError
+
+MODEL_STYLE = {
+    "independent": {"color": "0.45", "marker": "s", "label": "independent"},
+    "pairwise": {"color": "tab:blue", "marker": "o", "label": "pairwise (equilibrium)"},
+    "kinetic_symmetric": {"color": "tab:green", "marker": "^", "label": "kinetic, symmetric J"},
+    "kinetic_asymmetric": {"color": "tab:red", "marker": "v", "label": "kinetic, asymmetric J"},
+    "lattice": {"color": "tab:blue", "marker": "o", "label": "lattice (equilibrium)"},
+}
+_DATA_COLOR = "black"
+
+
+def style(name):
+    """Colour, marker and legend label of a model name (unknown names get matplotlib defaults)."""
+    return MODEL_STYLE.get(name, {"color": None, "marker": "o", "label": name.replace("_", " ")})
+
+
+def require_matplotlib():
+    """Import matplotlib with the non-interactive Agg backend and return ``pyplot``."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise InputError(
+            "figures need matplotlib, which is not installed: pip install 'inverse_ising[plot]' "
+            "(or pip install matplotlib)"
+        ) from None
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path, force=False, dpi=110):
+    """Write ``fig`` as a PNG at ``path`` atomically and close it."""
+    from .io import atomic_write
+
+    plt = require_matplotlib()
+    try:
+        with atomic_write(path, force) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return path
+
+
+def _grid(n_panels, width=4.2, height=3.9, max_cols=4):
+    plt = require_matplotlib()
+    cols = min(max_cols, max(1, n_panels))
+    rows = -(-n_panels // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in axes.ravel()[n_panels:]:
+        ax.set_visible(False)
+    return fig, axes.ravel()[:n_panels]
+
+
+def _diagonal(ax, lo, hi):
+    pad = 0.05 * (hi - lo if hi > lo else 1.0)
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.6", lw=1, ls="--", zorder=0, label="model = data")
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(lo - pad, hi + pad)
+
+
+def _rms(a, b):
+    d = np.asarray(a, float) - np.asarray(b, float)
+    return float(np.sqrt(np.mean(d * d))) if d.size else float("nan")
+
+
+def plot_model_vs_data(data, models, data_err=None, quantity="C_ij", xlabel=None, ylabel=None, title=None,
+                       notes=None, max_points=20000, seed=0):
+    """One panel per model: model value against data value of every entry, with the diagonal.
+
+    ``data``: 1-D array of data values (e.g. Cᵢⱼ for i < j); ``data_err``: their standard errors,
+    drawn as horizontal error bars; ``models``: {name: 1-D array of the same length}. Each panel
+    states the RMS difference. At most ``max_points`` entries are drawn (a random subset, fixed
+    ``seed``); the RMS uses all. ``notes``: {name: text} written in the panel (e.g. "predicts 0").
+    """
+    data = np.asarray(data, float)
+    names = list(models)
+    fig, axes = _grid(len(names))
+    idx = np.arange(data.size)
+    if data.size > max_points:
+        idx = np.sort(np.random.default_rng(seed).choice(data.size, max_points, replace=False))
+    values = [np.asarray(models[n], float) for n in names]
+    allv = np.concatenate([data[idx]] + [v[idx] for v in values])
+    lo, hi = float(np.min(allv)), float(np.max(allv))
+    for ax, name, v in zip(axes, names, values):
+        st = style(name)
+        _diagonal(ax, lo, hi)
+        if data_err is not None:
+            ax.errorbar(data[idx], v[idx], xerr=np.asarray(data_err, float)[idx], fmt="none", ecolor="0.75",
+                        elinewidth=0.8, zorder=1, label="data ± 1 s.e.")
+        ax.scatter(data[idx], v[idx], s=9, color=st["color"], marker=st["marker"], alpha=0.7, zorder=2,
+                   edgecolors="none", label=st["label"])
+        ax.set_title(f"{st['label']}\nRMS(model − data) = {_rms(v, data):.2g}", fontsize=10)
+        ax.set_xlabel(xlabel or f"{quantity}, data")
+        ax.set_ylabel(ylabel or f"{quantity}, model")
+        if notes and name in notes:
+            ax.text(0.97, 0.04, notes[name], transform=ax.transAxes, ha="right", va="bottom", fontsize=8,
+                    color="0.3", bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9})
+        ax.legend(loc="upper left", fontsize=8, frameon=False)
+        ax.grid(alpha=0.25)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def plot_firing_rates(rates, err, models=None, unit="spikes per bin", title=None):
+    """Firing rate of every neuron: data (with error bars) and each model, sorted by data rate."""
+    plt = require_matplotlib()
+    rates = np.asarray(rates, float)
+    order = np.argsort(rates)
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [2.2, 1]})
+    x = np.arange(rates.size)
+    ax.errorbar(x, rates[order], yerr=None if err is None else np.asarray(err)[order], fmt="o", ms=4,
+                color=_DATA_COLOR, ecolor="0.5", capsize=2, label="data ± 1 s.e.", zorder=3)
+    for name, v in (models or {}).items():
+        st = style(name)
+        v = np.asarray(v, float)
+        ax.plot(x, v[order], st["marker"], ms=4, mfc="none", color=st["color"], label=st["label"], alpha=0.85)
+        ax2.scatter(rates, v, s=14, marker=st["marker"], color=st["color"], label=st["label"], alpha=0.8)
+    ax.set_xlabel("neuron (sorted by data firing rate)")
+    ax.set_ylabel(f"firing rate ({unit})")
+    ax.set_title(title or "Firing rates")
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(alpha=0.25)
+    if models:
+        lo, hi = float(rates.min()), float(rates.max())
+        _diagonal(ax2, lo, hi)
+        ax2.set_xlabel(f"data ({unit})")
+        ax2.set_ylabel(f"model ({unit})")
+        ax2.set_title("model against data")
+        ax2.grid(alpha=0.25)
+    else:
+        ax2.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_spike_count(p_data, err, models=None, title=None, n_data=None):
+    """P(K), the probability that K neurons fire in one bin, on a log scale: data and models.
+
+    Values of K that the data never show are not drawn for the data; a model curve is drawn where
+    it is positive. ``n_data``: number of bins, used to mark the resolution limit 1/n_data.
+    """
+    plt = require_matplotlib()
+    p = np.asarray(p_data, float)
+    K = np.arange(p.size)
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    seen = p > 0
+    last = int(K[seen].max()) if seen.any() else p.size - 1
+    yerr = None
+    if err is not None:
+        e = np.asarray(err, float)[seen]
+        yerr = np.vstack([np.minimum(e, p[seen] * 0.999), e])  # keep lower bars above 0 on a log axis
+    ax.errorbar(K[seen], p[seen], yerr=yerr, fmt="o", color=_DATA_COLOR, ms=5, capsize=2, zorder=4,
+                label="data ± 1 s.e.")
+    upto = last + 1
+    for name, q in (models or {}).items():
+        st = style(name)
+        q = np.asarray(q, float)
+        ok = q > 0
+        upto = max(upto, int(K[ok].max()) + 1 if ok.any() else 0)
+        ax.plot(K[ok], q[ok], "-", marker=st["marker"], ms=3.5, color=st["color"], label=st["label"], alpha=0.85)
+    if n_data:
+        ax.axhline(1.0 / n_data, color="0.6", lw=0.8, ls=":", label=f"1 / number of bins ({n_data})")
+    ax.set_yscale("log")
+    ax.set_xlim(-0.5, min(p.size - 1, max(upto, last + 2)) + 0.5)
+    floor = min(p[seen].min() if seen.any() else 1.0, 1.0 / n_data if n_data else 1.0)
+    ax.set_ylim(floor / 20, 1.5)
+    ax.set_xlabel("K, number of neurons active in one bin")
+    ax.set_ylabel("P(K)  (log scale)")
+    ax.set_title(title or "Probability that K neurons fire together")
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(alpha=0.25, which="both")
+    fig.tight_layout()
+    return fig
+
+
+def plot_learning_curves(histories, title=None):
+    """Every 1-D history array of every fit against iteration, one panel per fit.
+
+    ``histories``: {model name: {quantity: array}}. Positive quantities (errors, gradients) are
+    drawn on a log scale.
+    """
+    items = [(n, {k: np.asarray(v, float) for k, v in h.items() if np.ndim(v) == 1 and np.size(v) > 1})
+             for n, h in histories.items()]
+    items = [(n, h) for n, h in items if h]
+    fig, axes = _grid(max(1, len(items)), width=5.2, height=3.8, max_cols=3)
+    if not items:
+        axes[0].text(0.5, 0.5, "no learning history recorded", ha="center", va="center")
+        axes[0].set_axis_off()
+    for ax, (name, hist) in zip(axes, items):
+        positive = all(np.all(np.asarray(v)[np.isfinite(v)] > 0) for v in hist.values())
+        scales = {k: np.nanmax(np.abs(v)) for k, v in hist.items()}
+        for k, v in hist.items():
+            ax.plot(np.arange(v.size), v, lw=1.3, label=k.replace("_", " "))
+        if positive:
+            ax.set_yscale("log")
+        elif len(hist) > 1 and max(scales.values()) > 50 * max(min(scales.values()), 1e-300):
+            ax.set_yscale("symlog", linthresh=max(min(scales.values()), 1e-6))
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("value" + (" (log scale)" if positive else ""))
+        ax.set_title(style(name)["label"], fontsize=10)
+        ax.legend(fontsize=8, frameon=False)
+        ax.grid(alpha=0.25, which="both")
+    fig.suptitle(title or "Learning curves", fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def plot_couplings(couplings, title=None, form="±1 spin form: J"):
+    """Each coupling matrix as a heat map (colour scale centred on 0) above its histogram."""
+    plt = require_matplotlib()
+    names = list(couplings)
+    n = max(1, len(names))
+    fig, axes = plt.subplots(2, n, figsize=(4.6 * n, 8.2), squeeze=False, gridspec_kw={"height_ratios": [1.25, 1]})
+    for col, name in enumerate(names):
+        J = np.asarray(couplings[name], float)
+        off = J[~np.eye(J.shape[0], dtype=bool)]
+        vmax = float(np.max(np.abs(off))) if off.size else 1.0
+        ax = axes[0, col]
+        im = ax.imshow(J, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+        ax.set_title(f"{style(name)['label']}\n{form}" + ("ᵢⱼ (row i ← column j)" if "kinetic" in name else "ᵢⱼ"),
+                     fontsize=10)
+        ax.set_xlabel("neuron j")
+        ax.set_ylabel("neuron i")
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        ax = axes[1, col]
+        ax.hist(off, bins=40, color=style(name)["color"] or "tab:blue", alpha=0.8)
+        ax.set_yscale("log")
+        ax.axvline(0, color="0.3", lw=0.8)
+        ax.set_xlabel("Jᵢⱼ (off-diagonal)")
+        ax.set_ylabel("number of pairs (log scale)")
+        pos = np.mean(off > 0) if off.size else float("nan")
+        ax.set_title(f"mean {off.mean():+.3f}, sd {off.std():.3f}, {100 * pos:.0f}% positive", fontsize=9)
+        ax.grid(alpha=0.25)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def plot_raster(spins, n_bins=500, bin_width=None, title=None, trial_starts=None):
+    """The first ``n_bins`` bins of a raster: a black tick where a neuron fires."""
+    plt = require_matplotlib()
+    S = np.asarray(spins)[:n_bins]
+    fig, ax = plt.subplots(figsize=(11, 3.8))
+    t, i = np.nonzero(S == 1)
+    scale = bin_width if bin_width else 1.0
+    ax.scatter(t * scale, i, marker="|", s=12, color="black", lw=0.8)
+    if trial_starts is not None:
+        for s0 in np.asarray(trial_starts):
+            if 0 < s0 < S.shape[0]:
+                ax.axvline(s0 * scale, color="tab:red", lw=0.8, ls=":")
+    ax.set_xlim(-0.5 * scale, (S.shape[0] - 0.5) * scale)
+    ax.set_ylim(-0.5, S.shape[1] - 0.5)
+    ax.set_xlabel("time (s)" if bin_width else "time bin")
+    ax.set_ylabel("neuron")
+    ax.set_title(title or f"Raster of the first {S.shape[0]} bins" + (" (dotted: trial starts)" if trial_starts is not None and np.size(trial_starts) > 1 else ""))
+    fig.tight_layout()
+    return fig
+
+
+def plot_true_vs_learned(pairs, title=None):
+    """Learned against true parameters, one panel per parameter group.
+
+    ``pairs``: {label: (true, learned) or (true, learned, learned_error)}; each panel gets the
+    diagonal, the RMS error and the correlation coefficient.
+    """
+    names = list(pairs)
+    fig, axes = _grid(len(names), width=4.6, height=4.3)
+    for ax, name in zip(axes, names):
+        entry = pairs[name]
+        true, learned = np.asarray(entry[0], float).ravel(), np.asarray(entry[1], float).ravel()
+        err = np.asarray(entry[2], float).ravel() if len(entry) > 2 and entry[2] is not None else None
+        lo, hi = float(min(true.min(), learned.min())), float(max(true.max(), learned.max()))
+        _diagonal(ax, lo, hi)
+        if err is not None:
+            ax.errorbar(true, learned, yerr=err, fmt="o", ms=5, capsize=3, color="tab:blue", label="learned ± 1 s.e.")
+        else:
+            ax.scatter(true, learned, s=10, color="tab:blue", alpha=0.7, edgecolors="none", label="learned")
+        r = np.corrcoef(true, learned)[0, 1] if true.size > 1 and true.std() > 0 and learned.std() > 0 else float("nan")
+        ax.set_title(f"{name}\nRMS error {_rms(learned, true):.3g}" + ("" if np.isnan(r) else f", r = {r:.3f}"),
+                     fontsize=10)
+        ax.set_xlabel("true")
+        ax.set_ylabel("learned")
+        ax.legend(loc="upper left", fontsize=8, frameon=False)
+        ax.grid(alpha=0.25)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def plot_parameter_estimates(rows, title=None):
+    """A few scalar parameters: true value (line) and estimate with error bar, one panel each.
+
+    ``rows``: {label: (true, estimate, error)}.
+    """
+    names = list(rows)
+    fig, axes = _grid(len(names), width=3.6, height=3.6)
+    for ax, name in zip(axes, names):
+        true, est, err = (float(v) for v in rows[name])
+        ax.axhline(true, color="0.3", ls="--", lw=1.2, label=f"true {true:.4g}")
+        ax.errorbar([0], [est], yerr=[err], fmt="o", ms=8, capsize=6, color="tab:blue",
+                    label=f"learned {est:.4g} ± {err:.2g}")
+        span = max(4 * err, abs(est - true) * 1.6, 1e-3)
+        ax.set_ylim(min(true, est) - span, max(true, est) + span)
+        ax.set_xlim(-1, 1)
+        ax.set_xticks([])
+        z = (est - true) / err if err > 0 else float("nan")
+        ax.set_title(f"{name}: z = (learned − true)/s.e. = {z:+.2f}", fontsize=9)
+        ax.legend(loc="upper left", fontsize=8, frameon=False)
+        ax.grid(alpha=0.25, axis="y")
+    if title:
+        fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def plot_spin_samples(panels, shape, n_show=16, title=None):
+    """Rows of lattice configurations (white = +1, black = −1), one row per source.
+
+    ``panels``: {label: (M, L·L) spins}; the first ``n_show`` configurations of each are drawn.
+    """
+    plt = require_matplotlib()
+    names = list(panels)
+    fig, axes = plt.subplots(len(names), n_show, figsize=(1.15 * n_show, 1.35 * len(names) + 0.4), squeeze=False)
+    for r, name in enumerate(names):
+        S = np.asarray(panels[name])
+        for c in range(n_show):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < S.shape[0]:
+                ax.imshow(S[c].reshape(shape), cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+            else:
+                ax.set_visible(False)
+        axes[r, 0].set_ylabel(name, fontsize=9, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
