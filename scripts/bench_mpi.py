@@ -89,6 +89,15 @@ def worker(args):
     for _ in range(args.iterations):
         model = iteration(model)
     wall = time.perf_counter() - start
+    # the Allreduce alone (after a barrier: no waiting for a slower rank), same payload
+    payload = np.ones(N * N + N + 1)
+    pure = []
+    for _ in range(20):
+        backend.barrier()
+        t = time.perf_counter()
+        allreduce(payload)
+        pure.append(time.perf_counter() - t)
+    timings["allreduce_alone_us"] = float(np.median(pure) * 1e6)
     rows = backend.comm.gather({"rank": backend.rank, "wall": wall, "chains": chains.n_local, **timings}, root=0)
     # every rank must hold the same parameters: the steps were taken from the same sums
     same = backend.comm.allgather(float(np.abs(model.J).sum() + np.abs(model.h).sum()))
@@ -126,6 +135,7 @@ def summarise(result, base_wall=None):
     allreduce = float(np.mean([r["allreduce"] for r in per_rank]))
     sweeps = float(np.mean([r["sweeps"] for r in per_rank]))
     return {"ranks": result["ranks"], "local": result["local"], "wall_s": wall,
+            "allreduce_alone_us": float(np.median([r["allreduce_alone_us"] for r in per_rank])),
             "allreduce_share": allreduce / wall, "sweep_share": sweeps / wall,
             "speedup": None if base_wall is None else base_wall / wall,
             "efficiency": None if base_wall is None else base_wall / wall / result["ranks"]}
@@ -148,12 +158,15 @@ def driver(args):
           f"Metropolis sweeps + 1 Allreduce of {args.N * args.N + args.N + 1} float64; best of {args.repeats}")
     print(f"cores: {os.cpu_count()}; load average (1, 5, 15 min) before {load_before}, after {load_after}")
     print(f"{'ranks':>5} {'local':>6} {'wall s':>8} {'chain-sweeps/s':>15} {'speed-up':>9} {'efficiency':>10} "
-          f"{'Allreduce':>10} {'sweeps':>7}")
+          f"{'Allreduce':>10} {'sweeps':>7} {'1 Allreduce':>12}")
     for row in rows:
         sp = "" if row["speedup"] is None else f"{row['speedup']:.2f}"
         ef = "" if row["efficiency"] is None else f"{row['efficiency']:.0%}"
         print(f"{row['ranks']:>5} {row['local']:>6} {row['wall_s']:>8.3f} {chain_sweeps / row['wall_s']:>15.0f} {sp:>9} "
-              f"{ef:>10} {row['allreduce_share']:>10.1%} {row['sweep_share']:>7.1%}")
+              f"{ef:>10} {row['allreduce_share']:>10.1%} {row['sweep_share']:>7.1%} "
+              f"{row['allreduce_alone_us']:>9.0f} µs")
+    print("Allreduce: share of the wall time inside Allreduce calls (waiting for the slowest rank included); "
+          "1 Allreduce: the same payload alone, after a barrier (median)")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"args": vars(args), "load_before": load_before, "load_after": load_after, "rows": rows,
