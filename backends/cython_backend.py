@@ -1,0 +1,326 @@
+"""The Cython backend: compiled, GIL-free kernels with one xoshiro256** generator per chain.
+
+It implements the kernel interface of :class:`inverse_ising.backend.Backend` with the reference's
+update rules (:mod:`inverse_ising.reference`), so drivers and learners run on it unchanged:
+
+* ``lattice_sweeps`` — checkerboard Metropolis / Glauber with the reference's lookup table
+  (``reference.lattice_tables``); with the backend's own generator the table is turned into integer
+  thresholds ceil(p·2⁵³) compared with the top 53 bits of a xoshiro256** output;
+* ``pairwise_sweeps`` — sites 0..N−1 in order with incremental local fields f (C, N): a change
+  Δ = ±2 of sᵢ adds Δ·Jᵢ (a contiguous row) to the chain's f.  f is cached between calls in the
+  generator object and recomputed when the spins, h or J changed since the last call (and every
+  ``refresh`` sweeps, to bound rounding drift);
+* ``kinetic_steps`` — parallel Glauber steps, the fields H updated incrementally from the spins
+  that changed (and recomputed every ``KINETIC_REFRESH`` steps);
+* ``sufficient_statistics`` — Σₘ sₘ and SᵀS accumulated in batches through BLAS (float32 ``ssyrk``,
+  exact for integer sums below 2²⁴, summed in float64).
+
+Extra fast paths of this backend (not part of the interface): :meth:`CythonBackend.msc_sweeps`
+(multi-spin coding, 64 lattice replicas per uint64 word) and :meth:`CythonBackend.wolff_updates`
+(Wolff single-cluster updates); see ``docs/cython_backend.md``.
+
+Thread count: ``n_threads`` (default: ``OMP_NUM_THREADS`` or the CPUs this process may use).
+Chains are distributed with a static OpenMP schedule and each owns its generator, so results do
+not depend on the thread count.
+"""
+import os
+
+import numpy as np
+
+from ..backend import Backend, check_rule
+from ..errors import InputError
+from ..reference import check_lattice_shape, lattice_tables
+from . import _kernels as _baseline_kernels
+
+KINETIC_REFRESH = 64
+PAIRWISE_CACHE_BYTES = 1 << 16  # a block of chains keeps about this many bytes of fields in cache
+STATS_BATCH = 1 << 14  # rows per BLAS call in sufficient_statistics (< 2**24: exact in float32)
+
+
+def cpu_has_avx2():
+    """True when this CPU runs AVX2 and FMA code (numpy's runtime CPU detection)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # pragma: no cover - numpy < 2
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__ as features
+        except ImportError:
+            return False
+    return bool(features.get("AVX2") and features.get("FMA3") and features.get("BMI2"))
+
+
+def load_kernels(simd="auto"):
+    """The compiled kernel module: ``_kernels_avx2`` (same code built for AVX2 + FMA) when the CPU has
+    them and ``simd`` is "auto" (the environment variable ``INVERSE_ISING_SIMD=baseline`` forces the
+    portable build), else ``_kernels`` (the compiler's baseline x86-64 / ARM target)."""
+    simd = os.environ.get("INVERSE_ISING_SIMD", "auto") if simd == "auto" else simd
+    if simd not in ("auto", "avx2", "baseline"):
+        raise InputError(f"simd must be 'auto', 'avx2' or 'baseline', got {simd!r}")
+    if simd != "baseline" and cpu_has_avx2():
+        try:
+            from . import _kernels_avx2
+
+            if _kernels_avx2.TARGET_AVX2:
+                return _kernels_avx2
+        except ImportError:
+            pass
+    if simd == "avx2":
+        raise InputError("the AVX2 build of the cython kernels is not available on this machine")
+    return _baseline_kernels
+
+
+_kernels = load_kernels()
+
+
+def default_threads():
+    """``OMP_NUM_THREADS`` if set, else the number of CPUs this process may run on."""
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+class ChainGenerators:
+    """Per-chain xoshiro256** states, ``state`` (C, 4) uint64, one row per chain.
+
+    Row c is seeded from the c-th child of a SeedSequence (``SeedSequence.spawn``).  The object
+    also caches the pairwise local fields of the chains it drives (see :class:`CythonBackend`).
+    """
+
+    def __init__(self, state):
+        self.state = np.ascontiguousarray(state, dtype=np.uint64)
+        if self.state.ndim != 2 or self.state.shape[1] != 4:
+            raise InputError(f"a xoshiro256** state array must have shape (C, 4), got {self.state.shape}")
+        self._fields = None  # (f, spins copy, h copy, J copy, sweeps since recomputed)
+
+    @classmethod
+    def from_seed(cls, seed_seq, n_chains):
+        children = seed_seq.spawn(n_chains)
+        state = np.empty((n_chains, 4), dtype=np.uint64)
+        for c, child in enumerate(children):
+            row = child.generate_state(4, dtype=np.uint64)
+            if not row.any():  # the all-zero state is a fixed point of xoshiro
+                row[0] = 0x9E3779B97F4A7C15
+            state[c] = row
+        return cls(state)
+
+    @property
+    def n_chains(self):
+        return self.state.shape[0]
+
+    def uniforms(self, n):
+        """(C, n) uniform numbers u = (x >> 11)·2⁻⁵³ from each chain's generator."""
+        return _kernels.uniforms(self.state, n)
+
+    def __repr__(self):
+        return f"<ChainGenerators xoshiro256** × {self.n_chains}>"
+
+
+def _contiguous_spins(spins, ndim):
+    """A C-contiguous int8 array sharing ``spins``' memory when possible (else a copy to write back)."""
+    if not isinstance(spins, np.ndarray) or spins.dtype != np.int8 or spins.ndim != ndim:
+        raise InputError(f"spins must be an int8 array with {ndim} dimensions, got "
+                         f"{getattr(spins, 'dtype', type(spins))} {getattr(spins, 'shape', '')}")
+    return spins if spins.flags.c_contiguous else np.ascontiguousarray(spins)
+
+
+def _write_back(work, spins):
+    if work is not spins:
+        spins[...] = work
+
+
+def _uniform_array(uniforms, n, shape):
+    u = np.ascontiguousarray(uniforms, dtype=np.float64)
+    if u.shape[0] < n or u.shape[1:] != tuple(shape):
+        raise InputError(f"uniforms must have shape ({n}, {', '.join(map(str, shape))}), got {u.shape}")
+    return u[:n]
+
+
+class CythonBackend(Backend):
+    """Compiled kernels (see the module docstring).
+
+    ``dtype`` (float64 or float32) is the precision of the pairwise couplings and local fields;
+    float32 halves the memory traffic of the incremental field updates (its decisions are those
+    of the float32-rounded model, so it is not compared bit for bit with the reference).
+    """
+
+    name = "cython"
+
+    def __init__(self, n_threads=None, dtype=np.float64, pairwise_refresh=None):
+        self.n_threads = default_threads() if n_threads is None else max(1, int(n_threads))
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
+            raise InputError(f"dtype must be float64 or float32, got {self.dtype}")
+        default_refresh = 1024 if self.dtype == np.float64 else 64
+        self.pairwise_refresh = default_refresh if pairwise_refresh is None else max(1, int(pairwise_refresh))
+
+    def _threads(self, n_chains, work_per_chain):
+        """Threads worth starting: one unless there are several chains with some work each."""
+        if n_chains < 2 or n_chains * work_per_chain < 20_000:
+            return 1
+        return min(self.n_threads, n_chains)
+
+    # ------------------------------------------------------------------ randomness
+    def make_rng(self, seed_seq, n_chains):
+        """One xoshiro256** generator per chain, seeded from ``seed_seq.spawn(n_chains)``."""
+        return ChainGenerators.from_seed(seed_seq, n_chains)
+
+    @staticmethod
+    def _state(rng, n_chains):
+        if rng is None:
+            raise InputError("the cython kernels need a generator from make_rng or explicit uniforms")
+        state = rng.state if isinstance(rng, ChainGenerators) else rng
+        if not isinstance(state, np.ndarray) or state.dtype != np.uint64 or state.ndim != 2 or state.shape[1] != 4 \
+                or not state.flags.c_contiguous:
+            raise InputError(f"the cython backend needs the generator made by its make_rng, got {rng!r}")
+        if state.shape[0] < n_chains:
+            raise InputError(f"the generator has {state.shape[0]} chains but the spins have {n_chains}")
+        return state
+
+    # ------------------------------------------------------------------ lattice
+    def lattice_sweeps(self, spins, J, h, boundary, rule, n_sweeps, rng=None, uniforms=None):
+        """Checkerboard sweeps of (C, L, L) int8 spins in place: the reference's rule and table."""
+        check_rule(rule)
+        work = _contiguous_spins(spins, 3)
+        C, L = work.shape[0], work.shape[-1]
+        if work.shape[1] != L:
+            raise InputError(f"lattice spins must have shape (C, L, L), got {work.shape}")
+        check_lattice_shape(L, boundary)
+        if n_sweeps <= 0 or C == 0:
+            return
+        table = lattice_tables(float(J), float(h), rule)
+        metro, periodic = rule == "metropolis", boundary == "periodic"
+        threads = self._threads(C, n_sweeps * L * L)
+        if uniforms is not None:
+            u = _uniform_array(uniforms, n_sweeps, work.shape)
+            _kernels.lattice_sweeps_uniforms(work, np.ascontiguousarray(table), metro, periodic, u, threads)
+        else:
+            thresholds = _kernels.thresholds53(table)
+            _kernels.lattice_sweeps_rng(work, thresholds, metro, periodic, int(n_sweeps), self._state(rng, C), threads)
+        _write_back(work, spins)
+
+    # ------------------------------------------------------------------ pairwise
+    def _pairwise_fields(self, work, h, Jc, rng):
+        """Current local fields (C, N) of the chains: cached in ``rng`` when still valid."""
+        cache = rng._fields if isinstance(rng, ChainGenerators) else None
+        if cache is not None:
+            f, spins_copy, h_copy, J_copy, age = cache
+            if (f.shape == work.shape and f.dtype == Jc.dtype and age < self.pairwise_refresh
+                    and _kernels.same_bytes(spins_copy, work) and _kernels.same_bytes(h_copy, h)
+                    and _kernels.same_bytes(J_copy, Jc)):
+                return f, age
+        f = np.empty(work.shape, dtype=Jc.dtype)
+        _kernels.pairwise_fields(work, h, Jc, f, self._threads(work.shape[0], work.shape[1] ** 2))
+        return f, 0
+
+    def pairwise_sweeps(self, spins, h, J, rule, n_sweeps, rng=None, uniforms=None):
+        """Sequential sweeps (sites 0..N−1) of (C, N) int8 spins in place with incremental fields."""
+        check_rule(rule)
+        work = _contiguous_spins(spins, 2)
+        C, N = work.shape
+        h = np.ascontiguousarray(h, dtype=np.float64)
+        Jc = np.ascontiguousarray(J, dtype=self.dtype)
+        if h.shape != (N,) or Jc.shape != (N, N):
+            raise InputError(f"h and J must have shapes ({N},) and ({N}, {N}), got {h.shape} and {Jc.shape}")
+        if n_sweeps <= 0 or C == 0:
+            return
+        metro = rule == "metropolis"
+        block = max(1, min(64, PAIRWISE_CACHE_BYTES // (Jc.itemsize * N)))
+        threads = self._threads(-(-C // block), n_sweeps * N * N * block) if C > block else 1
+        if uniforms is not None:
+            u = _uniform_array(uniforms, n_sweeps, work.shape)
+            f = np.empty(work.shape, dtype=Jc.dtype)
+            _kernels.pairwise_fields(work, h, Jc, f, 1)
+            _kernels.pairwise_sweeps(work, Jc, f, metro, int(n_sweeps), np.empty((0, 4), np.uint64), u, block, threads)
+            if isinstance(rng, ChainGenerators):
+                rng._fields = None
+        else:
+            state = self._state(rng, C)
+            f, age = self._pairwise_fields(work, h, Jc, rng)
+            done = 0
+            while done < n_sweeps:  # recompute the fields every `pairwise_refresh` sweeps
+                k = min(n_sweeps - done, self.pairwise_refresh - age)
+                _kernels.pairwise_sweeps(work, Jc, f, metro, int(k), state, None, block, threads)
+                done += k
+                age += k
+                if age >= self.pairwise_refresh and done < n_sweeps:
+                    _kernels.pairwise_fields(work, h, Jc, f, self._threads(C, N * N))
+                    age = 0
+            if isinstance(rng, ChainGenerators):
+                rng._fields = (f, work.copy(), h.copy(), Jc.copy(), age)
+        _write_back(work, spins)
+
+    # ------------------------------------------------------------------ kinetic
+    def kinetic_steps(self, spins, h, J, n_steps, rng=None, uniforms=None, out=None):
+        """Parallel Glauber steps of (C, N) int8 spins in place; the state after step t → ``out[t]``."""
+        work = _contiguous_spins(spins, 2)
+        C, N = work.shape
+        h = np.ascontiguousarray(h, dtype=np.float64)
+        J = np.asarray(J, dtype=np.float64)
+        if h.shape != (N,) or J.shape != (N, N):
+            raise InputError(f"h and J must have shapes ({N},) and ({N}, {N}), got {h.shape} and {J.shape}")
+        if n_steps <= 0 or C == 0:
+            return
+        JT = np.ascontiguousarray(J.T)
+        threads = self._threads(C, n_steps * N * N)
+        o = None
+        if out is not None:
+            if out.shape[0] < n_steps or out.shape[1:] != work.shape:
+                raise InputError(f"out must have shape ({n_steps}, {C}, {N}), got {out.shape}")
+            o = out if (out.dtype == np.int8 and out.flags.c_contiguous) else np.empty((n_steps, C, N), np.int8)
+        if uniforms is not None:
+            u = _uniform_array(uniforms, n_steps, work.shape)
+            _kernels.kinetic_steps(work, h, JT, int(n_steps), np.empty((0, 4), np.uint64), u, o, KINETIC_REFRESH, threads)
+        else:
+            _kernels.kinetic_steps(work, h, JT, int(n_steps), self._state(rng, C), None, o, KINETIC_REFRESH, threads)
+        if o is not None and o is not out:
+            out[:n_steps] = o
+        _write_back(work, spins)
+
+    # ------------------------------------------------------------------ statistics
+    def sufficient_statistics(self, spins):
+        """(Σₘ sₘ, Σₘ sₘsₘᵀ) of an (M, N) int8 batch as float64, through BLAS in batches.
+
+        Each batch of ≤ 2¹⁴ rows is cast to float32 and multiplied with ``ssyrk`` (upper triangle,
+        integer sums below 2²⁴ so exact), and the batch results are added in float64.
+        """
+        S = np.asarray(spins)
+        if S.ndim != 2:
+            raise InputError(f"spins must be an (M, N) array, got shape {S.shape}")
+        M, N = S.shape
+        sum_s = S.sum(axis=0, dtype=np.int64).astype(np.float64)
+        sum_ss = np.zeros((N, N), dtype=np.float64)
+        for start in range(0, M, STATS_BATCH):
+            batch = S[start:start + STATS_BATCH].astype(np.float32)
+            sum_ss += _syrk(batch)
+        iu = np.triu_indices(N, 1)
+        sum_ss[iu[1], iu[0]] = sum_ss[iu]
+        return sum_s, sum_ss
+
+    # ------------------------------------------------------------------ extra fast paths
+    def msc_sweeps(self, words, J, h, rule, n_sweeps, rng):
+        """Multi-spin-coded checkerboard sweeps of (C, L, L) uint64 words, 64 replicas per word
+        (see :func:`inverse_ising.backends.msc.msc_sweeps`)."""
+        from .msc import msc_sweeps
+
+        return msc_sweeps(words, J, h, rule, n_sweeps, rng, n_threads=self.n_threads)
+
+    def wolff_updates(self, spins, J, boundary, n_clusters, rng):
+        """Wolff single-cluster updates of (C, L, L) int8 spins at h = 0
+        (see :func:`inverse_ising.backends.wolff.wolff_updates`)."""
+        from .wolff import wolff_updates
+
+        return wolff_updates(spins, J, boundary, n_clusters, rng, n_threads=self.n_threads)
+
+
+def _syrk(batch):
+    """batchᵀ·batch (upper triangle valid) of a float32 (m, N) batch, as float64."""
+    try:
+        from scipy.linalg.blas import ssyrk
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        return (batch.T @ batch).astype(np.float64)
+    # ssyrk computes a·bᵀ of its (N, m) argument; the transpose of a C-ordered (m, N) is Fortran-ordered.
+    return np.asarray(ssyrk(1.0, batch.T, trans=0, lower=0), dtype=np.float64)
