@@ -197,6 +197,42 @@ class MPIBackend(Backend):
         finally:
             row_type.Free()
 
+    def scatter_rows(self, array, n_rows=None):
+        """The inverse of :meth:`gather_rows` for arrays split like the chains: rank 0 holds all
+        rows (``array``; the other ranks pass anything, e.g. None) and each rank gets its block,
+        rows ``chain_offset(R) .. chain_offset(R) + local_chains(R) − 1`` of the R rows.
+
+        For resuming distributed chains from states saved by rank 0. ``n_rows``, when given on
+        every rank, is checked against the root's row count.
+        """
+        if self.size == 1:
+            full = _contiguous(array)
+            if n_rows is not None and full.shape[0] != n_rows:
+                raise ValueError(f"scatter_rows: {full.shape[0]} rows, expected {n_rows}")
+            return full.copy()
+        full = _contiguous(array) if self.is_root else None
+        layout = self.comm.bcast((full.shape, full.dtype.str) if self.is_root else None, root=0)
+        shape, dtype = layout
+        if n_rows is not None and shape[0] != n_rows:
+            raise ValueError(f"scatter_rows: the root holds {shape[0]} rows, expected {n_rows}")
+        count, _ = split_evenly(shape[0], self.size, self.rank)
+        out = np.empty((count,) + tuple(shape[1:]), dtype=np.dtype(dtype))
+        row_bytes = out.dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
+        if row_bytes == 0:
+            return out
+        counts = [split_evenly(shape[0], self.size, r)[0] for r in range(self.size)]
+        displs = [split_evenly(shape[0], self.size, r)[1] for r in range(self.size)]
+        row_type = MPI.BYTE.Create_contiguous(row_bytes).Commit()
+        try:
+            recv = [out.view(np.uint8).reshape(-1) if out.size else np.empty(0, np.uint8), count, row_type]
+            send = None
+            if self.is_root:
+                send = [full.view(np.uint8).reshape(-1) if full.size else np.empty(0, np.uint8), counts, displs, row_type]
+            self.comm.Scatterv(send, recv, root=0)
+        finally:
+            row_type.Free()
+        return out
+
     def broadcast(self, obj):
         """Rank 0's ``obj`` on every rank."""
         return obj if self.size == 1 else self.comm.bcast(obj, root=0)

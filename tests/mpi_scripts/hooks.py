@@ -59,6 +59,16 @@ def main():
         assert g.dtype == np.int8 and np.array_equal(g, want), g
     else:
         assert g is None
+    # scatter: the inverse of gather for chain-split arrays (resuming chains saved by the root)
+    for R in (1, P + 1, 10):
+        full = np.arange(R * 6, dtype=np.float32).reshape(R, 2, 3) if b.is_root else None
+        mine = b.scatter_rows(full, n_rows=R)
+        start, count = b.chain_offset(R), b.local_chains(R)
+        assert mine.shape == (count, 2, 3) and mine.dtype == np.float32
+        assert np.array_equal(mine, np.arange(R * 6, dtype=np.float32).reshape(R, 2, 3)[start:start + count])
+        back = b.gather_rows(mine)
+        assert back is None or np.array_equal(back, full)
+
     # rows that disagree in shape: the same clear error on every rank
     try:
         b.gather_rows(np.zeros((1, 3 + r)))
