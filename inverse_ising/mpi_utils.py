@@ -255,3 +255,27 @@ def mpiexec_command(n, mpiexec=None, local=True):
         elif "Open MPI" in version or "OpenRTE" in version:
             flags = ["--oversubscribe"] + (["--allow-run-as-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])
     return [mpiexec] + flags + ["-n", str(int(n))]
+
+
+def check_same_on_all(backend, *arrays, what="parameters"):
+    """Raise RuntimeError on every rank unless ``arrays`` are bit-for-bit the same on all ranks.
+
+    A cheap collective safety net for learners (one small allgather of a digest): every rank
+    must take the same step, and a rank that drifted would silently fit another model.
+    """
+    if backend.size == 1:
+        return
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha1()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        digest.update(str((a.shape, a.dtype.str)).encode())
+        digest.update(a.tobytes())
+    digests = backend.comm.allgather(digest.hexdigest())
+    if len(set(digests)) > 1:
+        differ = [r for r, d in enumerate(digests) if d != digests[0]]
+        raise RuntimeError(f"the {what} differ between MPI ranks (ranks {differ} differ from rank 0); "
+                           "every rank must take the same step")

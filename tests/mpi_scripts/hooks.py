@@ -10,7 +10,7 @@ import numpy as np
 import inverse_ising as ii
 from _common import mpi_backend, small_pairwise
 from inverse_ising.errors import InputError
-from inverse_ising.mpi_utils import CollectiveInputError, check_on_all, run_on_root
+from inverse_ising.mpi_utils import CollectiveInputError, check_on_all, check_same_on_all, run_on_root
 
 
 def main():
@@ -95,6 +95,13 @@ def main():
     except CollectiveInputError as exc:
         assert str(exc) == f"rank {P - 1} saw a NaN"
     check_on_all(b, True, "never shown")
+    check_same_on_all(b, np.arange(5.0), np.eye(3))
+    try:
+        check_same_on_all(b, np.array([float(r == P - 1)]))
+        raised = P == 1
+    except RuntimeError as exc:
+        raised = f"ranks [{P - 1}] differ" in str(exc)
+    assert raised
 
     # Chains.statistics = sums over all chains of all ranks, identical on every rank
     model = small_pairwise()
