@@ -6,12 +6,15 @@ couplings ferromagnetic, 0/1 data mapped by s = 2x − 1.
 __version__ = "0.1.0"
 
 from .backend import BACKENDS, Backend, get_backend  # noqa: E402
+from .data import Dataset, load_data, load_spike_times, save_raster_text  # noqa: E402
 from .errors import FitDivergedError, InputError  # noqa: E402
+from .images import image_to_spins, load_images, spins_to_png  # noqa: E402
 from .io import load_model, load_spins, save_model, save_spins  # noqa: E402
 from .models import KineticIsing, LatticeIsing, PairwiseIsing  # noqa: E402
 from .sampling import Chains, sample, simulate  # noqa: E402
 
 __all__ = [
-    "BACKENDS", "Backend", "Chains", "FitDivergedError", "InputError", "KineticIsing", "LatticeIsing",
-    "PairwiseIsing", "get_backend", "load_model", "load_spins", "sample", "save_model", "save_spins", "simulate",
+    "BACKENDS", "Backend", "Chains", "Dataset", "FitDivergedError", "InputError", "KineticIsing", "LatticeIsing",
+    "PairwiseIsing", "get_backend", "image_to_spins", "load_data", "load_images", "load_model", "load_spike_times",
+    "load_spins", "sample", "save_model", "save_raster_text", "save_spins", "simulate", "spins_to_png",
 ]

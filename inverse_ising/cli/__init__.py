@@ -11,7 +11,7 @@ import sys
 from .. import __version__
 from ..errors import FitDivergedError, InputError
 
-COMMANDS = ("sample", "simulate", "demo")
+COMMANDS = ("sample", "simulate", "images", "demo")
 
 
 def build_parser():

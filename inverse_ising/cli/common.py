@@ -35,3 +35,27 @@ def non_negative_int(text):
     if text.strip() == "0":
         return 0
     return positive_int(text)
+
+
+def add_data_options(parser):
+    """Options of :func:`inverse_ising.data.load_data`, for commands that read a data file."""
+    from ..data import ORIENTATIONS
+
+    group = parser.add_argument_group("reading the data")
+    group.add_argument("--orientation", choices=ORIENTATIONS, default="auto",
+                       help="layout of a raster: one row per neuron (neurons-by-bins, the bint.txt layout) "
+                            "or one row per time bin (default: auto)")
+    group.add_argument("--trial-length", type=positive_int, default=None,
+                       help="bins per repeated trial (e.g. 953 for the salamander repeats)")
+    group.add_argument("--bin-width", type=float, default=None,
+                       help="read a text file of spike times (time, neuron) binned at this width")
+    group.add_argument("--variable", default=None, help="array to read from a .mat/.npz holding several")
+    group.add_argument("--invert", action="store_true", help="map 1 → −1 and 0 → +1 (e.g. dark pixels up)")
+
+
+def load_data_from_args(path, args):
+    """The :class:`inverse_ising.data.Dataset` at ``path``, read with the options of :func:`add_data_options`."""
+    from ..data import load_data
+
+    return load_data(path, orientation=args.orientation, trial_length=args.trial_length,
+                     bin_width=args.bin_width, variable=args.variable, invert=args.invert)
