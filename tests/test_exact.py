@@ -310,6 +310,18 @@ def test_mle_methods_and_inputs_agree(mle_data):
         np.testing.assert_allclose(other.J, newton.J, atol=1e-6)
 
 
+def test_mle_newton_cg_polish(mle_data):
+    """The path used for N > 14: a few L-BFGS steps, then Newton-CG on Hessian-vector products."""
+    _, X, mean, second = mle_data
+    newton = exact_mle(X)
+    fit, info = exact_mle(X, method="lbfgs", max_iter=3, return_info=True)
+    assert info.converged and info.grad_max <= 1e-8 and info.iterations > 3
+    np.testing.assert_allclose(fit.J, newton.J, atol=1e-7)
+    np.testing.assert_allclose(fit.h, newton.h, atol=1e-7)
+    init = exact_mle(X, method="lbfgs", init=newton, return_info=True)[1]
+    assert init.converged and init.iterations <= 1  # starting at the optimum
+
+
 def test_mle_l2_shrinks_and_is_stationary(mle_data):
     _, X, mean, second = mle_data
     iu = np.triu_indices(8, 1)
