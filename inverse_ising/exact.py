@@ -470,8 +470,11 @@ def lattice_magnetisation(model):
     # Initial state: frontier = row 0, weight = its horizontal bonds.
     start = rows[reps]
     A = np.zeros((R, n_rows, n + 1))
-    A[np.arange(R), reps, nup_rows[reps]] = np.exp(K * np.sum(start * np.roll(start, -1, axis=1), axis=1))
-    log_scale = 0.0
+    # Every Boltzmann factor is divided by its largest possible value (e^{|K|} per bond), so
+    # nothing overflows however large K is; log_scale keeps track of what was taken out.
+    a = abs(K)
+    A[np.arange(R), reps, nup_rows[reps]] = np.exp(K * np.sum(start * np.roll(start, -1, axis=1), axis=1) - L * a)
+    log_scale = L * a
     spin = np.array([-1.0, 1.0])  # index 0 ↔ s = −1, index 1 ↔ s = +1 (bit value)
     for r in range(1, L):
         for c in range(L):
@@ -482,22 +485,25 @@ def lattice_magnetisation(model):
                 neigh += lo_spins[:, c - 1]  # left neighbour (this row)
             if c == L - 1:
                 neigh += lo_spins[:, 0]  # right neighbour across the seam (this row)
+            n_bonds = 1 + (c >= 1) + (c == L - 1)  # up, left, seam
             B = A.reshape(R, n_rows >> (c + 1), 2, lo, n + 1)
             new = np.zeros_like(B)
             for b_new in (0, 1):
                 s = spin[b_new]
                 for b_old in (0, 1):
-                    w = np.exp(K * s * (spin[b_old] + neigh))[:, None]  # (lo, 1)
+                    w = np.exp(K * s * (spin[b_old] + neigh) - a * n_bonds)[:, None]  # (lo, 1)
                     if b_new:
                         new[:, :, 1, :, 1:] += B[:, :, b_old, :, :-1] * w
                     else:
                         new[:, :, 0, :, :] += B[:, :, b_old, :, :] * w
             A = new.reshape(R, n_rows, n + 1)
+            log_scale += a * n_bonds
         top = A.max()
         A /= top
         log_scale += math.log(top)
     # Close the torus: vertical bonds between the last row (frontier) and row 0.
-    closing = np.exp(K * (start @ rows.T))  # (R, 2^L)
+    closing = np.exp(K * (start @ rows.T) - L * a)  # (R, 2^L)
+    log_scale += L * a
     weights = mult @ np.einsum("rf,rfk->rk", closing, A)  # (n + 1,), times e^{log_scale}
     with np.errstate(divide="ignore"):
         log_w = np.log(weights) + model.h * (2.0 * np.arange(n + 1) - n)
