@@ -313,8 +313,10 @@ def _precision_dtype(precision, T, N):
 # ----------------------------------------------------------------------------------------------
 # Checks
 # ----------------------------------------------------------------------------------------------
-def _prepare(S, trial_starts, name="spins"):
-    """Validate a raster for kinetic inference: (spins, starts, n_transitions)."""
+def _prepare(S, trial_starts, name="spins", for_fit=True):
+    """Validate a raster for kinetic inference: (spins, starts, n_transitions).
+
+    ``for_fit=False`` (evaluating a given model) only needs one transition."""
     user_gave_trials = isinstance(S, (list, tuple)) or np.ndim(S) == 3 or trial_starts is not None
     if not isinstance(S, (list, tuple)) and np.ndim(S) == 1:
         raise InputError(
@@ -331,6 +333,8 @@ def _prepare(S, trial_starts, name="spins"):
     n = sum(b - a for a, b in lag_ranges(starts, T, 1))
     if n == 0:
         raise InputError(f"{name}: every trial is a single time bin, so there is no transition t → t+1 to fit")
+    if not for_fit:
+        return spins, starts, n
     if not user_gave_trials and T < N:
         raise InputError(
             f"{name} has shape {spins.shape}: {T} time bins (rows) but {N} neurons (columns). More "
@@ -667,12 +671,13 @@ def _fit_ml(data, h0, J0, symmetric, self_couplings, l2, l2_h, max_iter, tol, pr
 # ----------------------------------------------------------------------------------------------
 # Public entry points
 # ----------------------------------------------------------------------------------------------
-def kinetic_log_likelihood(model, S, trial_starts=None, gradient=False, precision="double"):
-    """(1/n) Σₜ ln P(s(t+1) | s(t)) of ``model`` on a raster (nats per time bin), transitions
-    inside trials only. With ``gradient=True`` also returns (∂/∂h, ∂/∂J) of that mean."""
+def kinetic_log_likelihood(model, S, trial_starts=None, gradient=False, precision="auto"):
+    """(1/n) Σₜ ln P(s(t+1) | s(t)) of ``model`` on a raster (nats per time bin; summed over
+    neurons), over the n transitions inside trials (e.g. held-out data). With ``gradient=True``
+    returns (value, ∂/∂h, ∂/∂J) of that mean."""
     if not isinstance(model, KineticIsing):
         raise InputError(f"kinetic_log_likelihood needs a KineticIsing model, got {model!r}")
-    spins, starts, n = _prepare(S, trial_starts)
+    spins, starts, n = _prepare(S, trial_starts, for_fit=False)
     if spins.shape[1] != model.n_spins:
         raise InputError(f"the raster has {spins.shape[1]} neurons but the model has {model.n_spins}")
     data = Transitions(spins, starts, _precision_dtype(precision, *spins.shape))
