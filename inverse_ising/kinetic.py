@@ -181,6 +181,7 @@ class Transitions:
         Tb = np.empty((rows, k), dtype=dt)
         abs_sum, log_sum, tsum, t2sum = np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k)
         TU = np.zeros((k, self.N))
+        WU = np.zeros((k, self.N)) if weights else None
         for a, b in blocks:
             r = b - a
             u = self.U[a:b]
@@ -191,7 +192,9 @@ class Transitions:
                 TU += t.T @ u
                 tsum += t.sum(axis=0, dtype=np.float64)
             if weights:
-                t2sum += np.einsum("ij,ij->j", t, t, dtype=np.float64)
+                w = 1.0 - t * t
+                t2sum += w.sum(axis=0, dtype=np.float64)
+                WU += w.T @ u
             if value:
                 np.abs(H, out=H)
                 abs_sum += H.sum(axis=0, dtype=np.float64)
@@ -199,15 +202,17 @@ class Transitions:
                 t += 1
                 np.log(t, out=t)
                 log_sum += t.sum(axis=0, dtype=np.float64)
-        return abs_sum, log_sum, tsum, t2sum, TU
+        return abs_sum, log_sum, tsum, t2sum, TU, WU
 
     def evaluate(self, h, J, rows=None, value=True, gradient=True, weights=False):
         """The log-likelihood of neurons ``rows`` (default all) summed over the transitions,
-        Lᵢ = Σₜ [sᵢ(t+1)Hᵢ(t) − ln 2cosh Hᵢ(t)], and as asked its gradient and Σₜ (1 − tanh² Hᵢ).
+        Lᵢ = Σₜ [sᵢ(t+1)Hᵢ(t) − ln 2cosh Hᵢ(t)], and as asked its gradient and the curvature
+        weights wᵢ(t) = 1 − tanh² Hᵢ(t) summed, Σₜ wᵢ(t), and against the inputs, Σₜ wᵢ(t) uⱼ(t).
 
         ``h`` (k,) and ``J`` (k, N) are the fields and coupling rows of those neurons (or the full
         (N,) and (N, N) when ``rows`` is None). Returns a dict with ``ll`` (k,) when ``value``,
-        ``gh`` (k,) and ``gJ`` (k, N) when ``gradient``, ``w`` (k,) when ``weights``.
+        ``gh`` (k,) and ``gJ`` (k, N) when ``gradient``, ``w`` (k,) and ``wu`` (k, N) when ``weights``
+        (u = (s + 1)/2)).
         """
         # H = h + J s = c + (2J) u with c = h − J·1 and u = (s + 1)/2 ∈ {0, 1}: silent neurons add
         # exact zeros, so the float32 rounding of H does not pile up coherently over the many
@@ -222,7 +227,8 @@ class Transitions:
         cd = (np.asarray(h, dtype=float).reshape(rows.size) - J.sum(axis=1)).astype(dt)
         h = cd.astype(float) + J.sum(axis=1)
         parts = self._map(self._evaluate_part, list(self._blocks(self.block_rows)), J2t, cd, value, gradient, weights)
-        abs_sum, log_sum, tsum, t2sum, TU = (sum(p[k] for p in parts) for k in range(5))
+        abs_sum, log_sum, tsum, wsum, TU, WU = (
+            None if parts[0][k] is None else sum(p[k] for p in parts) for k in range(6))
         ysum, YX = self.ysum[rows], self.YX[rows]
         out = {}
         if value:
@@ -233,7 +239,7 @@ class Transitions:
             # Σₜ tanh(H) sᵀ = 2 Σₜ tanh(H) uᵀ − Σₜ tanh(H) 1ᵀ
             out["gJ"] = YX - (2.0 * TU - tsum[:, None])
         if weights:
-            out["w"] = self.n - t2sum
+            out["w"], out["wu"] = wsum, WU
         return out
 
     def total(self, h, J):
@@ -457,30 +463,32 @@ def mean_field_fields(m, J, method="mean_field"):
 class _Coordinates:
     """Preconditioned optimisation variables x (blocks × d) ↔ (h, J).
 
-    Each coupling and field is centred and scaled: bᵢ = hᵢ + Σⱼ Jᵢⱼ m̄ⱼ (so H = b + J (s − m̄)),
-    x = (b / σ_b, J / σ_J), with σ the inverse square root of the diagonal of the per-transition
-    Fisher information plus penalty: σ_bᵢ⁻² = w̄ᵢ + 2·l2_h/n and σ_Jᵢⱼ⁻² = w̄ᵢ vⱼ + 2·l2/n
-    (w̄ᵢ = ⟨1 − tanh² Hᵢ⟩ at the start, vⱼ = 1 − m̄ⱼ²). In these units the Hessian is close to
-    the identity, the statistical standard error of every variable is about 1/√n, and the
-    problem separates into one block per neuron (row i: x[i] = (bᵢ/σ_bᵢ, Jᵢ·/σ_Jᵢ·), Jᵢᵢ held
-    at 0 without self-couplings). With a symmetric J there is a single block: the fields, then
-    the upper triangle, σ_Jᵢⱼ⁻² = w̄ᵢ vⱼ + w̄ⱼ vᵢ + 4·l2/n (the coupling enters rows i and j).
+    Fields are centred, bᵢ = hᵢ + Σⱼ Jᵢⱼ m̄ⱼ (so H = b + J (s − m̄), m̄ the mean source state), and
+    every variable is divided by σ, the inverse square root of the diagonal of the Hessian of
+    −(penalised log-likelihood)/n at the starting point (Jacobi preconditioning):
+    σ_bᵢ⁻² = Σₜ wᵢ(t)/n + 2·l2_h/n and σ_Jᵢⱼ⁻² = Σₜ wᵢ(t) (sⱼ(t) − m̄ⱼ)²/n + 2·l2/n with
+    wᵢ(t) = 1 − tanh² Hᵢ(t). In these units the Hessian is close to the identity and the
+    statistical standard error of every variable is about 1/√n. The problem separates into one
+    block per neuron (row i: x[i] = (bᵢ/σ_bᵢ, Jᵢ·/σ_Jᵢ·), Jᵢᵢ held at 0 without self-couplings).
+    With a symmetric J there is a single block: the fields, then the upper triangle, with
+    σ_Jᵢⱼ⁻² = dᵢⱼ + dⱼᵢ + 4·l2/n (a shared coupling enters rows i and j).
     """
 
-    def __init__(self, N, mbar, w, n, l2, l2_h, symmetric, self_couplings):
+    def __init__(self, N, mbar, wsum, wu, n, l2, l2_h, symmetric, self_couplings):
         self.N, self.m, self.symmetric = N, mbar, symmetric
-        v = np.clip(1.0 - mbar * mbar, 1e-6, None)
-        w = np.clip(w, 1e-6, None)
-        self.sb = 1.0 / np.sqrt(w + 2.0 * l2_h / n)
+        # Σₜ wᵢ(t) (sⱼ − m̄ⱼ)² with (s − m̄)² = (1 + m̄)² − 4 m̄ u for u = (s + 1)/2 ∈ {0, 1}
+        d = ((1.0 + mbar) ** 2)[None, :] * wsum[:, None] - 4.0 * mbar[None, :] * wu
+        d = np.clip(d / n, 1e-8, None)
+        self.sb = 1.0 / np.sqrt(np.clip(wsum / n, 1e-8, None) + 2.0 * l2_h / n)
         if symmetric:
             self.idx = np.triu_indices(N, 0 if self_couplings else 1)
             i, j = self.idx
-            curv = np.where(i == j, w[i] * v[i] + 2.0 * l2 / n, w[i] * v[j] + w[j] * v[i] + 4.0 * l2 / n)
+            curv = np.where(i == j, d[i, j] + 2.0 * l2 / n, d[i, j] + d[j, i] + 4.0 * l2 / n)
             self.sJ = 1.0 / np.sqrt(curv)
             self.shape = (1, N + self.sJ.size)
             self.free = np.ones(self.shape, dtype=bool)
         else:
-            self.sJ = 1.0 / np.sqrt(w[:, None] * v[None, :] + 2.0 * l2 / n)
+            self.sJ = 1.0 / np.sqrt(d + 2.0 * l2 / n)
             self.shape = (N, N + 1)
             self.free = np.ones(self.shape, dtype=bool)
             if not self_couplings:
@@ -627,13 +635,14 @@ def minimize_blocks(fg, x0, gtol, max_iter=500, memory=10, callback=None, max_tr
     return x, F, g, iteration, converged, n_eval, message
 
 
-def _fit_ml(data, h0, J0, symmetric, self_couplings, l2, l2_h, max_iter, tol, progress, w0=None):
+def _fit_ml(data, h0, J0, symmetric, self_couplings, l2, l2_h, max_iter, tol, progress, curvature=None):
     from .progress import progress_bar
 
     n, N = data.n, data.N
-    if w0 is None:
-        w0 = data.evaluate(h0, J0, value=False, gradient=False, weights=True)["w"] / n
-    coords = _Coordinates(N, data.x_mean, w0, n, l2, l2_h, symmetric, self_couplings)
+    if curvature is None:
+        ev = data.evaluate(h0, J0, value=False, gradient=False, weights=True)
+        curvature = (ev["w"], ev["wu"])
+    coords = _Coordinates(N, data.x_mean, *curvature, n, l2, l2_h, symmetric, self_couplings)
     x0 = coords.from_params(h0, J0)
     gtol = tol / math.sqrt(n)
     hist = {"log_likelihood": [], "objective": [], "gradient": []}
@@ -766,7 +775,7 @@ def fit_kinetic(S, method="ml", symmetric=False, l2=DEFAULT_L2, trial_starts=Non
         return KineticFit(KineticIsing(h, J), method, ll, True, 0, {}, meta)
 
     # maximum likelihood: start from the better of the naive mean field and the independent model
-    w0 = None
+    curvature = None
     if init is not None:
         h0, J0 = init.h.copy(), init.J.copy()
         if not self_couplings:
@@ -790,10 +799,10 @@ def fit_kinetic(S, method="ml", symmetric=False, l2=DEFAULT_L2, trial_starts=Non
             ev = data.evaluate(hc, Jc, gradient=False, weights=True)
             score = float(ev["ll"].sum()) - l2 * np.sum(Jc * Jc) - l2_h * hc @ hc
             if best is None or score > best[0]:
-                best = (score, name, hc, Jc, ev["w"] / n)
-        _, start, h0, J0, w0 = best
+                best = (score, name, hc, Jc, (ev["w"], ev["wu"]))
+        _, start, h0, J0, curvature = best
     h, J, ll, converged, nit, history, info = _fit_ml(
-        data, h0, J0, symmetric, self_couplings, l2, l2_h, max_iter, tol, progress, w0=w0)
+        data, h0, J0, symmetric, self_couplings, l2, l2_h, max_iter, tol, progress, curvature=curvature)
     if not converged:
         warnings.warn(
             f"fit_kinetic(ml) stopped after {nit} iterations before reaching tol={tol:g} "
