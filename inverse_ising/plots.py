@@ -67,9 +67,9 @@ def _grid(n_panels, width=4.2, height=3.9, max_cols=4):
     return fig, axes.ravel()[:n_panels]
 
 
-def _diagonal(ax, lo, hi):
+def _diagonal(ax, lo, hi, label="model = data"):
     pad = 0.05 * (hi - lo if hi > lo else 1.0)
-    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.6", lw=1, ls="--", zorder=0, label="model = data")
+    ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.6", lw=1, ls="--", zorder=0, label=label)
     ax.set_xlim(lo - pad, hi + pad)
     ax.set_ylim(lo - pad, hi + pad)
 
@@ -169,19 +169,20 @@ def plot_spike_count(p_data, err, models=None, title=None, n_data=None):
         yerr = np.vstack([np.minimum(e, p[seen] * 0.999), e])  # keep lower bars above 0 on a log axis
     ax.errorbar(K[seen], p[seen], yerr=yerr, fmt="o", color=_DATA_COLOR, ms=5, capsize=2, zorder=4,
                 label="data ± 1 s.e.")
-    upto = last + 1
+    floor = min(p[seen].min() if seen.any() else 1.0, 1.0 / n_data if n_data else 1.0) / 20
+    upto = last
     for name, q in (models or {}).items():
         st = style(name)
         q = np.asarray(q, float)
         ok = q > 0
-        upto = max(upto, int(K[ok].max()) + 1 if ok.any() else 0)
+        shown = ok & (q >= floor)
+        upto = max(upto, int(K[shown].max()) if shown.any() else 0)
         ax.plot(K[ok], q[ok], "-", marker=st["marker"], ms=3.5, color=st["color"], label=st["label"], alpha=0.85)
     if n_data:
         ax.axhline(1.0 / n_data, color="0.6", lw=0.8, ls=":", label=f"1 / number of bins ({n_data})")
     ax.set_yscale("log")
-    ax.set_xlim(-0.5, min(p.size - 1, max(upto, last + 2)) + 0.5)
-    floor = min(p[seen].min() if seen.any() else 1.0, 1.0 / n_data if n_data else 1.0)
-    ax.set_ylim(floor / 20, 1.5)
+    ax.set_xlim(-0.5, min(p.size - 1, upto + 1) + 0.5)
+    ax.set_ylim(floor, 1.5)
     ax.set_xlabel("K, number of neurons active in one bin")
     ax.set_ylabel("P(K)  (log scale)")
     ax.set_title(title or "Probability that K neurons fire together")
@@ -191,33 +192,73 @@ def plot_spike_count(p_data, err, models=None, title=None, n_data=None):
     return fig
 
 
-def plot_learning_curves(histories, title=None):
-    """Every 1-D history array of every fit against iteration, one panel per fit.
+LEARNING_ERRORS = ("max_z", "msz", "noise", "gradient", "grad_max", "max_dm", "max_dC", "error")
+LEARNING_VALUES = ("log_likelihood", "objective", "log_pseudolikelihood")
+_LEARNING_LABELS = {
+    "max_z": "max |z| (largest moment error / data s.e.)",
+    "msz": "mean z² over moments",
+    "noise": "model sampling noise / data s.e. (rms)",
+    "gradient": "largest gradient (in standard errors)",
+    "log_likelihood": "log-likelihood per bin (nats)",
+    "objective": "penalised objective per bin",
+}
 
-    ``histories``: {model name: {quantity: array}}. Positive quantities (errors, gradients) are
-    drawn on a log scale.
+
+def _learning_panels(hist):
+    """Split a history into (errors: positive convergence measures, values: likelihoods)."""
+    clean = {}
+    for k, v in hist.items():
+        v = np.asarray(v, float)
+        if v.ndim == 1 and v.size > 1 and np.any(np.isfinite(v)):
+            clean[k] = v
+    errors = {k: clean[k] for k in LEARNING_ERRORS if k in clean}
+    values = {k: clean[k] for k in LEARNING_VALUES if k in clean}
+    if not errors and not values:  # an unknown learner: show whatever it recorded
+        for k, v in clean.items():
+            (errors if np.all(v[np.isfinite(v)] > 0) else values)[k] = v
+    return errors, values
+
+
+def plot_learning_curves(histories, title=None):
+    """The convergence record of every fit against iteration: one row per fit.
+
+    ``histories``: {model name: {quantity: array per iteration}}. Convergence measures (max |z|,
+    mean z², noise, gradient: positive, smaller is better) share a log-scale panel; likelihoods
+    and objectives get a linear panel beside it. Other recorded quantities are left out.
     """
-    items = [(n, {k: np.asarray(v, float) for k, v in h.items() if np.ndim(v) == 1 and np.size(v) > 1})
-             for n, h in histories.items()]
-    items = [(n, h) for n, h in items if h]
-    fig, axes = _grid(max(1, len(items)), width=5.2, height=3.8, max_cols=3)
-    if not items:
-        axes[0].text(0.5, 0.5, "no learning history recorded", ha="center", va="center")
-        axes[0].set_axis_off()
-    for ax, (name, hist) in zip(axes, items):
-        positive = all(np.all(np.asarray(v)[np.isfinite(v)] > 0) for v in hist.values())
-        scales = {k: np.nanmax(np.abs(v)) for k, v in hist.items()}
-        for k, v in hist.items():
-            ax.plot(np.arange(v.size), v, lw=1.3, label=k.replace("_", " "))
-        if positive:
-            ax.set_yscale("log")
-        elif len(hist) > 1 and max(scales.values()) > 50 * max(min(scales.values()), 1e-300):
-            ax.set_yscale("symlog", linthresh=max(min(scales.values()), 1e-6))
-        ax.set_xlabel("iteration")
-        ax.set_ylabel("value" + (" (log scale)" if positive else ""))
-        ax.set_title(style(name)["label"], fontsize=10)
-        ax.legend(fontsize=8, frameon=False)
-        ax.grid(alpha=0.25, which="both")
+    plt = require_matplotlib()
+    rows = []
+    for name, hist in histories.items():
+        errors, values = _learning_panels(hist)
+        if errors or values:
+            rows.append((name, errors, values))
+    fig, axes = plt.subplots(max(1, len(rows)), 2, figsize=(11, 3.4 * max(1, len(rows))), squeeze=False)
+    if not rows:
+        axes[0, 0].text(0.5, 0.5, "no learning history recorded", ha="center", va="center")
+        for ax in axes[0]:
+            ax.set_axis_off()
+    for r, (name, errors, values) in enumerate(rows):
+        for ax, group, log in ((axes[r, 0], errors, True), (axes[r, 1], values, False)):
+            if not group:
+                ax.set_axis_off()
+                if not log:
+                    ax.text(0.5, 0.5, f"{style(name)['label']}:\nno likelihood recorded\n(the exact log-likelihood "
+                                      "needs ln Z,\ntracked only for small N)", ha="center", va="center",
+                            fontsize=9, color="0.4", transform=ax.transAxes)
+                continue
+            for k, v in group.items():
+                it = np.arange(1, v.size + 1)
+                ok = np.isfinite(v) & ((v > 0) if log else True)
+                ax.plot(it[ok], v[ok], marker="o", ms=3, lw=1.3, label=_LEARNING_LABELS.get(k, k.replace("_", " ")))
+            if log:
+                ax.set_yscale("log")
+                if "max_z" in group:
+                    ax.axhline(1.0, color="0.5", ls=":", lw=1, label="one standard error")
+            ax.set_xlabel("iteration")
+            ax.set_ylabel("convergence measure (log scale)" if log else "value")
+            ax.set_title(f"{style(name)['label']}: " + ("errors" if log else "likelihood"), fontsize=10)
+            ax.legend(fontsize=8, frameon=False)
+            ax.grid(alpha=0.25, which="both")
     fig.suptitle(title or "Learning curves", fontsize=12)
     fig.tight_layout()
     return fig
@@ -289,7 +330,7 @@ def plot_true_vs_learned(pairs, title=None):
         true, learned = np.asarray(entry[0], float).ravel(), np.asarray(entry[1], float).ravel()
         err = np.asarray(entry[2], float).ravel() if len(entry) > 2 and entry[2] is not None else None
         lo, hi = float(min(true.min(), learned.min())), float(max(true.max(), learned.max()))
-        _diagonal(ax, lo, hi)
+        _diagonal(ax, lo, hi, label="learned = true")
         if err is not None:
             ax.errorbar(true, learned, yerr=err, fmt="o", ms=5, capsize=3, color="tab:blue", label="learned ± 1 s.e.")
         else:
