@@ -191,3 +191,86 @@ def test_cli_sample_under_mpiexec(tmp_path):
     again, seconds = run_mpi(2, args + ["-o", tmp_path / "a.npz"])
     assert again.returncode == 2 and "exists" in again.stderr and seconds < 10, again.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "b.npz"]  # no stray temporary files
+
+
+# ------------------------------------------------------------------------------------------ fit
+N_FIT = 20
+
+
+@pytest.fixture(scope="module")
+def fit_data(tmp_path_factory):
+    """20 000 exact samples of an N = 20 pairwise model (fields ~ ±0.3, couplings ~ ±0.11)."""
+    import inverse_ising as ii
+    from inverse_ising.exact import exact_sample
+
+    rng = np.random.default_rng(20)
+    J = np.triu(rng.normal(0.0, 0.5 / np.sqrt(N_FIT), size=(N_FIT, N_FIT)), 1)
+    model = ii.PairwiseIsing(rng.normal(0.0, 0.3, size=N_FIT), J + J.T)
+    path = tmp_path_factory.mktemp("fit") / "data.npz"
+    np.savez(path, spins=exact_sample(model, 20000, seed=1))
+    return path, model
+
+
+def fit_result(path):
+    with np.load(path) as f:
+        return {k: f[k] for k in f.files}
+
+
+def rmse(a, b):
+    i, j = np.triu_indices(N_FIT, 1)
+    return float(np.sqrt(np.mean((a[i, j] - b[i, j]) ** 2)))
+
+
+def test_two_rank_fit_reaches_single_process_quality(fit_data, tmp_path):
+    """Boltzmann learning (natural steps, 400 chains, defaults otherwise) of N = 20 from 20 000
+    samples: 2 ranks converge to couplings as close to the truth as one process does."""
+    data, truth = fit_data
+    fit = SCRIPTS / "fit_pairwise.py"
+    check(run_mpi(2, [fit, data, tmp_path / "two.npz", "--seed", 5], timeout=60)[0])
+    check(run_mpi(0, [fit, data, tmp_path / "one.npz", "--seed", 5, "--backend", "auto"], timeout=60)[0])
+    two, one = fit_result(tmp_path / "two.npz"), fit_result(tmp_path / "one.npz")
+    assert int(two["size"]) == 2 and int(one["size"]) == 1
+    assert two["converged"] and one["converged"]
+    e2, e1 = rmse(two["J"], truth.J), rmse(one["J"], truth.J)
+    assert e2 <= 1.15 * e1, f"coupling RMSE {e2:.4f} on 2 ranks vs {e1:.4f} in one process"
+    assert e2 < 0.1 * np.abs(truth.J).max()
+    assert np.sqrt(np.mean((two["h"] - truth.h) ** 2)) <= 1.15 * np.sqrt(np.mean((one["h"] - truth.h) ** 2)) + 1e-3
+
+
+def test_fit_interrupted_under_mpi_resumes_from_its_checkpoint(fit_data, tmp_path):
+    """Ctrl-C (SIGINT to mpiexec) as soon as the first checkpoint exists ends both ranks within
+    seconds and leaves the checkpoint; resuming on 2 ranks gives exactly the parameters of an
+    uninterrupted 2-rank run with the same seed."""
+    data, _ = fit_data
+    fit = SCRIPTS / "fit_pairwise.py"
+    common = ["--seed", 9, "--tol", 0.01, "--max-iter", 12, "--max-sweeps", 128]  # never converges: runs 12 iterations
+    check(run_mpi(2, [fit, data, tmp_path / "whole.npz", "--checkpoint", tmp_path / "whole.ckpt.npz"] + common,
+                  timeout=60)[0])
+
+    ckpt = tmp_path / "cut.ckpt.npz"
+    cmd = mpiexec_command(2) + [sys.executable, str(fit), str(data), str(tmp_path / "cut.npz"), "--checkpoint",
+                                str(ckpt)] + [str(a) for a in common]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert ckpt.exists(), "no checkpoint was written"
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C on mpiexec does
+        sent = time.monotonic()
+        out, err = proc.communicate(timeout=30)
+        stopped = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode != 0, "the fit finished before the interrupt arrived"
+    assert stopped < 10, f"the job took {stopped:.1f} s to stop after Ctrl-C"
+    assert not (tmp_path / "cut.npz").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if "cut" in p.name) == ["cut.ckpt.npz"]  # no half-written file
+
+    check(run_mpi(2, [fit, data, tmp_path / "cut.npz", "--checkpoint", ckpt, "--resume"] + common, timeout=60)[0])
+    whole, resumed = fit_result(tmp_path / "whole.npz"), fit_result(tmp_path / "cut.npz")
+    assert int(resumed["iterations"]) == int(whole["iterations"]) == 12
+    assert np.array_equal(resumed["h"], whole["h"]) and np.array_equal(resumed["J"], whole["J"])
