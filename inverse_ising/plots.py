@@ -349,27 +349,38 @@ def plot_true_vs_learned(pairs, title=None):
 
 
 def plot_parameter_estimates(rows, title=None):
-    """A few scalar parameters: true value (line) and estimate with error bar, one panel each.
+    """A few scalar parameters: the true value (dashed line) and estimates with error bars.
 
-    ``rows``: {label: (true, estimate, error)}.
+    ``rows``: {label: (true, estimate, error)} or {label: (true, [(method, estimate, error), ...])},
+    one panel per label; each panel's title gives z = (estimate − true)/s.e. of the first method.
     """
     names = list(rows)
-    fig, axes = _grid(len(names), width=3.6, height=3.6)
+    fig, axes = _grid(len(names), width=4.2, height=3.8)
+    colours = ("tab:blue", "tab:orange", "tab:green", "tab:purple")
     for ax, name in zip(axes, names):
-        true, est, err = (float(v) for v in rows[name])
+        true, ests = rows[name][0], rows[name][1]
+        if np.ndim(ests) == 0:
+            ests = [("learned", ests, rows[name][2])]
+        true = float(true)
         ax.axhline(true, color="0.3", ls="--", lw=1.2, label=f"true {true:.4g}")
-        ax.errorbar([0], [est], yerr=[err], fmt="o", ms=8, capsize=6, color="tab:blue",
-                    label=f"learned {est:.4g} ± {err:.2g}")
-        span = max(4 * err, abs(est - true) * 1.6, 1e-3)
-        ax.set_ylim(min(true, est) - span, max(true, est) + span)
-        ax.set_xlim(-1, 1)
-        ax.set_xticks([])
-        z = (est - true) / err if err > 0 else float("nan")
-        ax.set_title(f"{name}: z = (learned − true)/s.e. = {z:+.2f}", fontsize=9)
+        lo, hi = true, true
+        for k, (method, est, err) in enumerate(ests):
+            est, err = float(est), float(err)
+            ax.errorbar([k], [est], yerr=[err], fmt="o", ms=8, capsize=6, color=colours[k % len(colours)],
+                        label=f"{method}: {est:.4g} ± {err:.2g}")
+            lo, hi = min(lo, est - err), max(hi, est + err)
+        span = max(hi - lo, 1e-3)
+        ax.set_ylim(lo - 0.6 * span, hi + 0.9 * span)
+        ax.set_xlim(-0.8, len(ests) - 0.2)
+        ax.set_xticks(range(len(ests)))
+        ax.set_xticklabels([m for m, _, _ in ests], fontsize=8)
+        method, est, err = ests[0]
+        z = (float(est) - true) / float(err) if float(err) > 0 else float("nan")
+        ax.set_title(f"{name}\n{method}: z = (estimate − true)/s.e. = {z:+.2f}", fontsize=9)
         ax.legend(loc="upper left", fontsize=8, frameon=False)
         ax.grid(alpha=0.25, axis="y")
     if title:
-        fig.suptitle(title, fontsize=12)
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 

@@ -337,6 +337,10 @@ def make_report(data, fits=(), out="report", backend="auto", seed=0, force=False
     N = ds.n_units
     if N < 3:
         raise InputError(f"the data have {N} neurons; a report needs at least 3")
+    if N >= ds.n_samples:
+        raise InputError(
+            f"{ds.source or 'the data'} reads as {N} neurons but only {ds.n_samples} time bins, which is almost "
+            f"certainly the wrong orientation (check --orientation: text rasters are one row per neuron)")
     given = _load_fits(fits, N)
     temporal = bool(np.any(ds.trial_lengths > 1))
     if temporal and test_fraction and ds.n_samples >= 20:

@@ -306,9 +306,11 @@ def _lattice(args, out):
         spins_to_png(Y[:n_show], os.path.join(tmp, "learned_model_samples.png"), shape=(L, L), scale=4, columns=8)
         figures = [
             ("parameters.png", plots.plot_parameter_estimates(
-                {"J": (J, model.J, se_J), "h (per site)": (h, model.h, se_h)},
-                title=f"Lattice model {L}x{L}: true and learned parameters (Boltzmann learning, {M} configurations)"),
-             "True parameters (dashed) and the Boltzmann-learning estimate with its standard error."),
+                {"J": (J, [("Boltzmann", model.J, se_J), ("pseudo-likelihood", pl.J, pl.se_J)]),
+                 "h (per site)": (h, [("Boltzmann", model.h, se_h), ("pseudo-likelihood", pl.h, pl.se_h)])},
+                title=f"Lattice model {L}x{L}: true and learned parameters ({M} configurations)"),
+             "True parameters (dashed) and the estimates of Boltzmann learning and pseudo-likelihood, with "
+             "their standard errors."),
             ("samples.png", plots.plot_spin_samples({"data": X[:12], "learned model": Y[:12]}, (L, L), n_show=12,
                                                     title="Configurations: white = +1, black = −1"),
              "Configurations of the data (top) and of the learned model (bottom)."),

@@ -4,9 +4,8 @@ See :mod:`inverse_ising.report` for what is fitted, sampled, compared and drawn.
 """
 import argparse
 
-from ..data import ORIENTATIONS
 from ..report import MODEL_ORDER
-from .common import add_backend, positive_int
+from .common import add_backend, add_data_options, load_data_from_args, positive_int
 
 
 def _fraction(text):
@@ -43,24 +42,23 @@ def add_parser(subparsers):
                         help="output folder (created; an existing non-empty one needs --force)")
     parser.add_argument("--force", action="store_true",
                         help="replace an existing output folder written earlier by inverse-ising")
-    parser.add_argument("--orientation", choices=ORIENTATIONS, default="auto",
-                        help="layout of a raster file (default auto: text files are neurons × bins)")
-    parser.add_argument("--trial-length", type=positive_int, default=None, metavar="BINS",
-                        help="bins per trial of repeated stimuli (e.g. 953 for the salamander repeats)")
     parser.add_argument("--test-fraction", type=_fraction, default=0.2,
                         help="fraction of trials (or trailing bins) held out for the log-likelihood (default 0.2)")
     parser.add_argument("--model-bins", type=positive_int, default=None, metavar="N",
                         help="bins drawn from each fitted model (default 5× the training bins, 20 000–200 000)")
     parser.add_argument("--models", type=_models, default=None, metavar="LIST",
                         help=f"comma-separated subset of {','.join(MODEL_ORDER)} (default all)")
+    add_data_options(parser)
     add_backend(parser)
     parser.set_defaults(run=run, seed=0)
 
 
 def run(args):
-    from ..report import make_report
+    from ..report import check_output_dir, make_report
 
-    make_report(args.data, args.fits, out=args.out, backend=args.backend, seed=args.seed, force=args.force,
-                orientation=args.orientation, trial_length=args.trial_length, test_fraction=args.test_fraction,
-                n_model_samples=args.model_bins, progress=args.progress, models=args.models)
+    check_output_dir(args.out, args.force)  # before reading a large file
+    data = load_data_from_args(args.data, args)
+    make_report(data, args.fits, out=args.out, backend=args.backend, seed=args.seed, force=args.force,
+                test_fraction=args.test_fraction, n_model_samples=args.model_bins, progress=args.progress,
+                models=args.models)
     return 0
