@@ -52,7 +52,7 @@ import numpy as np
 
 from .errors import InputError
 from .models import KineticIsing
-from .temporal import as_trials, lag_ranges
+from .temporal import as_trials, block_length, lag_ranges, pair_blocks, shifted
 
 METHODS = ("ml", "mean_field", "tap")
 DEFAULT_L2 = 1.0
@@ -136,28 +136,27 @@ class Transitions:
         self.block_rows = int(block_rows)
         self.n_threads = _default_threads() if n_threads is None else max(1, int(n_threads))
         self.U = (spins > 0).astype(self.dtype)   # the design in 0/1 form, u = (s + 1)/2
-        parts = self._map(self._sums_part, list(self._blocks(_EXACT_ROWS)), spins)
+        self.blocks = pair_blocks(self.ranges, self.block_rows)
+        self.max_block = max(block_length(b) for b in self.blocks)
+        parts = self._map(self._sums_part, pair_blocks(self.ranges, _EXACT_ROWS), spins)
         self.ysum, self.xsum, self.YX, self.XX = (sum(p[k] for p in parts) for k in range(4))
 
-    def _blocks(self, size):
-        for a, b in self.ranges:
-            for c in range(a, b, size):
-                yield c, min(c + size, b)
-
     def _map(self, func, blocks, *args):
-        """Run ``func(blocks_k, *args)`` on ``n_threads`` interleaved shares of the blocks."""
+        """Run ``func(blocks_k, *args)`` on ``n_threads`` interleaved shares of the blocks, with
+        single-threaded BLAS (the blocks are small; threads are ours)."""
         k = min(self.n_threads, len(blocks))
-        if k <= 1:
-            return [func(blocks, *args)]
-        with blas_threads(1), ThreadPoolExecutor(max_workers=k) as pool:
-            return list(pool.map(lambda share: func(share, *args), [blocks[i::k] for i in range(k)]))
+        with blas_threads(1):
+            if k <= 1:
+                return [func(blocks, *args)]
+            with ThreadPoolExecutor(max_workers=k) as pool:
+                return list(pool.map(lambda share: func(share, *args), [blocks[i::k] for i in range(k)]))
 
     def _sums_part(self, blocks, spins):
         N = self.N
         ysum, xsum, YX, XX = np.zeros(N), np.zeros(N), np.zeros((N, N)), np.zeros((N, N))
-        for a, b in blocks:
-            x = spins[a:b].astype(np.float32)
-            y = spins[a + 1:b + 1].astype(np.float32)
+        for blk in blocks:
+            x = spins[blk].astype(np.float32)
+            y = spins[shifted(blk, 1)].astype(np.float32)
             ysum += y.sum(axis=0, dtype=np.float64)
             xsum += x.sum(axis=0, dtype=np.float64)
             YX += y.T @ x
@@ -176,15 +175,15 @@ class Transitions:
         """Per-neuron block sums with H = c + u (2J)ᵀ: Σₜ|H|, Σₜ ln(1 + |tanh H|), Σₜ tanh H,
         Σₜ tanh² H and Σₜ tanh(H) uᵀ."""
         k = J2t.shape[1]
-        dt, rows = self.dtype, self.block_rows
+        dt, rows = self.dtype, self.max_block
         Hb = np.empty((rows, k), dtype=dt)
         Tb = np.empty((rows, k), dtype=dt)
         abs_sum, log_sum, tsum, t2sum = np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k)
         TU = np.zeros((k, self.N))
         WU = np.zeros((k, self.N)) if weights else None
-        for a, b in blocks:
-            r = b - a
-            u = self.U[a:b]
+        for blk in blocks:
+            r = block_length(blk)
+            u = self.U[blk]
             H = np.matmul(u, J2t, out=Hb[:r])
             H += cd
             t = np.tanh(H, out=Tb[:r])
@@ -226,7 +225,7 @@ class Transitions:
         J = 0.5 * J2t.T.astype(float)
         cd = (np.asarray(h, dtype=float).reshape(rows.size) - J.sum(axis=1)).astype(dt)
         h = cd.astype(float) + J.sum(axis=1)
-        parts = self._map(self._evaluate_part, list(self._blocks(self.block_rows)), J2t, cd, value, gradient, weights)
+        parts = self._map(self._evaluate_part, self.blocks, J2t, cd, value, gradient, weights)
         abs_sum, log_sum, tsum, wsum, TU, WU = (
             None if parts[0][k] is None else sum(p[k] for p in parts) for k in range(6))
         ysum, YX = self.ysum[rows], self.YX[rows]

@@ -100,10 +100,39 @@ def n_pairs(trial_starts, n_rows, tau=1):
     return sum(b - a for a, b in lag_ranges(trial_starts, n_rows, tau))
 
 
-def _blocks(ranges, block=_BLOCK):
+def pair_blocks(ranges, size=_BLOCK):
+    """Split the rows of ``ranges`` ([a, b) pairs) into blocks of about ``size`` rows.
+
+    Long ranges become slices (views, no copy); runs of short ranges (many short trials) are
+    gathered into index arrays of up to ~2·size rows, so that the per-block overhead does not
+    grow with the number of trials. Index a raster with ``S[block]`` and the partner rows τ bins
+    later with ``S[shifted(block, tau)]``.
+    """
+    blocks, pending, count = [], [], 0
     for a, b in ranges:
-        for c in range(a, b, block):
-            yield c, min(c + block, b)
+        while b - a >= size:
+            blocks.append(slice(a, a + size))
+            a += size
+        if b > a:
+            pending.append(np.arange(a, b))
+            count += b - a
+            if count >= size:
+                blocks.append(np.concatenate(pending))
+                pending, count = [], 0
+    if pending:
+        blocks.append(np.concatenate(pending))
+    return blocks
+
+
+def shifted(block, tau):
+    """The rows ``tau`` bins after those of a block from :func:`pair_blocks`."""
+    if isinstance(block, slice):
+        return slice(block.start + tau, block.stop + tau)
+    return block + tau
+
+
+def block_length(block):
+    return block.stop - block.start if isinstance(block, slice) else block.size
 
 
 def _check_tau(tau, name="tau"):
@@ -124,9 +153,9 @@ def _lagged_products(spins, ranges, tau):
     prod = np.zeros((N, N))
     later = np.zeros(N)
     earlier = np.zeros(N)
-    for a, b in _blocks(ranges):
-        x = spins[a:b].astype(np.float32)
-        y = x if tau == 0 else spins[a + tau:b + tau].astype(np.float32)
+    for blk in pair_blocks(ranges):
+        x = spins[blk].astype(np.float32)
+        y = x if tau == 0 else spins[shifted(blk, tau)].astype(np.float32)
         prod += y.T @ x
         later += y.sum(axis=0, dtype=np.float64)
         earlier += x.sum(axis=0, dtype=np.float64)
@@ -188,8 +217,8 @@ def autocorrelations(S, max_lag=10, trial_starts=None, normalise=False):
         if n == 0:
             continue
         agree = np.zeros(N, dtype=np.int64)
-        for a, b in _blocks(ranges):
-            agree += np.count_nonzero(spins[a:b] == spins[a + tau:b + tau], axis=0)
+        for blk in pair_blocks(ranges):
+            agree += np.count_nonzero(spins[blk] == spins[shifted(blk, tau)], axis=0)
         out[tau] = (2 * agree - n) / n - m * m
     if normalise:
         var = 1.0 - m * m
