@@ -322,7 +322,6 @@ def _prepare(S, trial_starts, name="spins", for_fit=True):
     """Validate a raster for kinetic inference: (spins, starts, n_transitions).
 
     ``for_fit=False`` (evaluating a given model) only needs one transition."""
-    user_gave_trials = isinstance(S, (list, tuple)) or np.ndim(S) == 3 or trial_starts is not None
     if not isinstance(S, (list, tuple)) and np.ndim(S) == 1:
         raise InputError(
             f"{name} is 1-D (shape {np.shape(S)}); a raster must be 2-D (time bins × neurons), "
@@ -340,7 +339,7 @@ def _prepare(S, trial_starts, name="spins", for_fit=True):
         raise InputError(f"{name}: every trial is a single time bin, so there is no transition t → t+1 to fit")
     if not for_fit:
         return spins, starts, n
-    if not user_gave_trials and T < N:
+    if starts.size == 1 and T < N:
         raise InputError(
             f"{name} has shape {spins.shape}: {T} time bins (rows) but {N} neurons (columns). More "
             f"neurons than time steps means the raster is almost certainly transposed; pass S.T "
