@@ -18,11 +18,15 @@ so L is concave and separates over i: row i of (h, J) is a logistic regression o
 The fit maximises L − l2 ‖J‖² − l2_h ‖h‖² (a Gaussian prior on each coupling of variance
 1/(2·l2); its weight relative to the data falls like 1/T). The terms Σₜ sᵢ(t+1)Hᵢ(t) and
 Σₜ sᵢ(t+1)sⱼ(t) are linear in the parameters and computed once; each evaluation then costs two
-float32 matrix products over the raster (H = X Jᵀ and tanh(H)ᵀ X) in blocks of rows, one tanh
-and one log per entry (ln 2cosh H = |H| + ln 2 − ln(1 + |tanh H|)), with float64 accumulation.
-The optimiser is scipy's L-BFGS on all rows at once in preconditioned coordinates: fields centred,
-bᵢ = hᵢ + Σⱼ Jᵢⱼ m̄ⱼ (H = b + J (s − m̄)), and every coordinate scaled by the square root of the
-diagonal of the Fisher information, w̄ᵢ (1 − m̄ⱼ²) with w̄ᵢ = ⟨1 − tanh² Hᵢ⟩ at the start.
+float32 matrix products over the raster (H = c + U (2J)ᵀ with U the 0/1 form of the raster, and
+tanh(H)ᵀ U) in blocks of rows shared among threads, one tanh and one log per entry
+(ln 2cosh H = |H| + ln 2 − ln(1 + |tanh H|)), with float64 accumulation (:class:`Transitions`).
+The optimiser (:func:`minimize_blocks`) is L-BFGS vectorised over the rows, with a memory and a
+step length per row and a line search that uses only directional derivatives (float32 gradients
+are far more precise than float32 values), in Jacobi-preconditioned coordinates: fields centred,
+bᵢ = hᵢ + Σⱼ Jᵢⱼ m̄ⱼ (H = b + J (s − m̄)), and every variable scaled by the square root of the
+exact Hessian diagonal at the start, Σₜ wᵢ(t) and Σₜ wᵢ(t)(sⱼ(t) − m̄ⱼ)², wᵢ = 1 − tanh² Hᵢ.
+Symmetric J: the upper triangle is the free parameter (one block). See docs/kinetic.md.
 
 Mean-field inversions (Roudi & Hertz 2011, PRL 106, 048702), from the means mᵢ, the equal-time
 connected correlations C and the delayed ones D = ⟨δs(t+1) δs(t)ᵀ⟩ (:mod:`inverse_ising.temporal`):
