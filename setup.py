@@ -48,7 +48,7 @@ setup(
     packages=["inverse_ising", "inverse_ising.cli", "inverse_ising.backends"],
     package_dir={"inverse_ising.backends": "backends"},
     ext_modules=cythonize(extensions, language_level=3, compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True}),
-    install_requires=["numpy>=1.25", "scipy>=1.10", "Pillow>=9", "tqdm>=4.60"],
+    install_requires=["numpy>=1.25", "scipy>=1.10", "Pillow>=9", "tqdm>=4.60", "threadpoolctl>=3.1"],
     extras_require=extras,
     entry_points={"console_scripts": ["inverse-ising=inverse_ising.cli:main"]},
     zip_safe=False,

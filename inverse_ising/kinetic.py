@@ -44,7 +44,6 @@ Without self-couplings (the default, Jᵢᵢ = 0) row i of B is the regression o
 Bᵢ,₋ᵢ = Dᵢ,₋ᵢ (C₋ᵢ,₋ᵢ)⁻¹, computed for all rows at once from Q = C⁻¹ by the Schur complement:
 Bᵢₖ = (D Q)ᵢₖ − (D Q)ᵢᵢ Qᵢₖ / Qᵢᵢ. The l2 penalty enters as a ridge: C → C + 2·l2/(n (1 − mᵢ²)) for row i.
 """
-import contextlib
 import math
 import os
 import time
@@ -54,6 +53,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .blas import blas_threads
 from .errors import InputError
 from .models import KineticIsing
 from .temporal import as_trials, block_length, lag_ranges, pair_blocks, shifted
@@ -256,57 +256,6 @@ def _default_threads():
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
     return max(1, min(cores, 8))
-
-
-_BLAS_SETTERS = None
-
-
-def _blas_setters():
-    """(set, get) of the thread count of every OpenBLAS loaded in this process (Linux), found the
-    way threadpoolctl does; empty where there is none (then :func:`blas_threads` does nothing)."""
-    global _BLAS_SETTERS
-    if _BLAS_SETTERS is None:
-        found = []
-        try:
-            import ctypes
-
-            with open("/proc/self/maps") as fh:
-                paths = sorted({line.split()[-1] for line in fh if "openblas" in line.lower() and ".so" in line})
-            for path in paths:
-                lib = ctypes.CDLL(path)
-                for prefix in ("scipy_openblas", "openblas"):
-                    for suffix in ("64_", ""):
-                        setter = getattr(lib, f"{prefix}_set_num_threads{suffix}", None)
-                        getter = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)
-                        if setter is not None and getter is not None:
-                            getter.restype = ctypes.c_int
-                            found.append((setter, getter))
-                            break
-                    else:
-                        continue
-                    break
-        except Exception:  # noqa: BLE001 - any failure means: leave BLAS alone
-            found = []
-        _BLAS_SETTERS = found
-    return _BLAS_SETTERS
-
-
-@contextlib.contextmanager
-def blas_threads(n):
-    """Run the block with OpenBLAS limited to ``n`` threads (restored afterwards).
-
-    The likelihood runs its own worker threads over blocks of rows; OpenBLAS threads on top of
-    them would oversubscribe the cores (and its spinning threads are very slow when the machine
-    is shared)."""
-    saved = []
-    for setter, getter in _blas_setters():
-        saved.append((setter, getter()))
-        setter(int(n))
-    try:
-        yield
-    finally:
-        for setter, value in saved:
-            setter(int(value))
 
 
 def _precision_dtype(precision, T, N):
@@ -512,7 +461,6 @@ class _Coordinates:
         return x[:, 0] * self.sb[blocks] - J @ self.m, J
 
     def from_params(self, h, J):
-        N = self.N
         if self.symmetric:
             J = 0.5 * (J + J.T)
             return np.concatenate([(h + J @ self.m) / self.sb, J[self.idx] / self.sJ])[None, :]

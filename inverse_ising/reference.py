@@ -20,6 +20,7 @@ Kinetic: all spins at once, sᵢ(t+1) = +1 when u < p₊(Hᵢ(t)), Hᵢ(t) = h�
 import numpy as np
 
 from .backend import Backend, check_rule
+from .blas import blas_threads
 from .errors import InputError
 
 PAIRWISE_BLOCK = 16
@@ -169,8 +170,9 @@ class NumpyBackend(Backend):
 
     def pairwise_sweeps(self, spins, h, J, rule, n_sweeps, rng=None, uniforms=None):
         check_rule(rule)
-        for t in range(n_sweeps):
-            pairwise_sweep(spins, h, J, rule, self._uniforms(rng, uniforms, t, spins.shape))
+        with blas_threads(1):  # the block products are small: one thread is fastest
+            for t in range(n_sweeps):
+                pairwise_sweep(spins, h, J, rule, self._uniforms(rng, uniforms, t, spins.shape))
 
     def kinetic_steps(self, spins, h, J, n_steps, rng=None, uniforms=None, out=None):
         for t in range(n_steps):

@@ -11,7 +11,7 @@ import sys
 from .. import __version__
 from ..errors import FitDivergedError, InputError
 
-COMMANDS = ("sample", "simulate", "images", "demo")
+COMMANDS = ("sample", "simulate", "images", "fit_kinetic", "demo")
 
 
 def build_parser():
