@@ -7,12 +7,12 @@ trajectory does not depend on which thread runs it: the results are identical fo
 
 Random numbers
 --------------
-Each chain has a xoshiro256** generator (Blackman & Vigna 2018), 4 × uint64 of state, seeded
-from its own ``SeedSequence`` child (see ``cython_backend.make_rng``).  A uniform number is the
-top 53 bits of one output, u = (x >> 11)·2⁻⁵³ ∈ [0, 1).  With a probability p the comparison
-``u < p`` equals the integer comparison ``(x >> 11) < ceil(p·2⁵³)``: the lattice kernels compare
-with such integer thresholds and never convert to float.  Decisions whose outcome is certain
-(p ≥ 1, or p = 0) draw no number.
+Each chain has its own generator: four xoshiro256** lanes (Blackman & Vigna 2018) read in
+turn, seeded from the chain's ``SeedSequence`` child (see ``cython_backend.make_rng``; layout
+below).  A uniform number is the top 53 bits of one output, u = (x >> 11)·2⁻⁵³ ∈ [0, 1).  With a
+probability p the comparison ``u < p`` equals the integer comparison ``(x >> 11) < ceil(p·2⁵³)``:
+the lattice kernels compare with such integer thresholds and never convert to float.  The pairwise
+Metropolis kernel draws no number when the flip is certain (sᵢfᵢ ≤ 0).
 
 Explicit uniforms
 -----------------
@@ -25,8 +25,8 @@ import numpy as np
 cimport numpy as cnp
 from cython.parallel cimport prange
 from libc.math cimport exp
-from libc.stdint cimport int8_t, int32_t, int64_t, uint64_t
-from libc.stdlib cimport free, malloc
+from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcmp, memcpy, memset
 
 cnp.import_array()
@@ -39,40 +39,128 @@ cdef uint64_t ONE53 = (<uint64_t>1) << 53
 cdef double INV53 = 1.0 / 9007199254740992.0
 
 
-# ============================================================================== xoshiro256**
+# ============================================================================== xoshiro256** × 4
+# A chain's generator is GEN_WORDS uint64: four independent xoshiro256** lanes stored as
+# s0[4], s1[4], s2[4], s3[4] (words 0..15), a buffer of GEN_BUF outputs (words 16..47) and the
+# read position in it (word 48; GEN_BUF = empty).  One step of the generator advances all four
+# lanes and gives four outputs, lane 0 first; the chain's stream is the sequence of these outputs,
+# read in order whatever the chunking (the buffer is kept between calls).  The four-lane form
+# lets the compiler generate four numbers with one set of vector instructions.
+cdef enum:
+    GEN_WORDS = 56
+    GEN_BUF = 32
+    GEN_POS = 48
+
+GENERATOR_WORDS = GEN_WORDS
+
+
 cdef inline uint64_t _rotl(uint64_t x, int k) noexcept nogil:
     return (x << k) | (x >> (64 - k))
 
 
-cdef inline uint64_t next64(uint64_t* s) noexcept nogil:
-    """One output of xoshiro256** and the state advanced by one step."""
-    cdef uint64_t result = _rotl(s[1] * 5, 7) * 9
-    cdef uint64_t t = s[1] << 17
-    s[2] ^= s[0]
-    s[3] ^= s[1]
-    s[1] ^= s[2]
-    s[0] ^= s[3]
-    s[2] ^= t
-    s[3] = _rotl(s[3], 45)
-    return result
+cdef extern from *:
+    """
+    /* Four xoshiro256** lanes stepped together.  GCC and Clang get the lanes as one vector of four
+       uint64 (vector extension), which they map to AVX2 registers, or to pairs of SSE2 registers;
+       other compilers run the same arithmetic lane by lane.  Integer arithmetic: identical results. */
+    #include <string.h>
+    #if defined(__GNUC__) || defined(__clang__)
+    typedef uint64_t ii_u64x4 __attribute__((vector_size(32)));
+    static inline void ii_gen_steps(uint64_t *g, uint64_t *out, Py_ssize_t n_steps) {
+        ii_u64x4 a, b, c, d, r, t;
+        memcpy(&a, g, 32); memcpy(&b, g + 4, 32); memcpy(&c, g + 8, 32); memcpy(&d, g + 12, 32);
+        for (Py_ssize_t k = 0; k < n_steps; k++) {
+            r = (b << 2) + b;                  /* b * 5 */
+            r = (r << 7) | (r >> 57);          /* rotl 7 */
+            r = (r << 3) + r;                  /* * 9 */
+            memcpy(out + 4 * k, &r, 32);
+            t = b << 17;
+            c ^= a; d ^= b; b ^= c; a ^= d; c ^= t;
+            d = (d << 45) | (d >> 19);         /* rotl 45 */
+        }
+        memcpy(g, &a, 32); memcpy(g + 4, &b, 32); memcpy(g + 8, &c, 32); memcpy(g + 12, &d, 32);
+    }
+    #else
+    static inline void ii_gen_steps(uint64_t *g, uint64_t *out, Py_ssize_t n_steps) {
+        for (Py_ssize_t k = 0; k < n_steps; k++) {
+            for (int l = 0; l < 4; l++) {
+                uint64_t r = g[4 + l] * 5, t = g[4 + l] << 17;
+                r = (r << 7) | (r >> 57);
+                out[4 * k + l] = r * 9;
+                g[8 + l] ^= g[l]; g[12 + l] ^= g[4 + l]; g[4 + l] ^= g[8 + l]; g[l] ^= g[12 + l];
+                g[8 + l] ^= t; g[12 + l] = (g[12 + l] << 45) | (g[12 + l] >> 19);
+            }
+        }
+    }
+    #endif
+    """
+    void ii_gen_steps(uint64_t* g, uint64_t* out, Py_ssize_t n_steps) noexcept nogil
 
 
-cdef inline double next_double(uint64_t* s) noexcept nogil:
-    """u = (x >> 11)·2⁻⁵³ ∈ [0, 1)."""
-    return <double>(next64(s) >> 11) * INV53
+cdef inline void gen_steps(uint64_t* g, uint64_t* out, Py_ssize_t n_steps) noexcept nogil:
+    """``n_steps`` steps of the four xoshiro256** lanes of ``g``; outputs → out[0 .. 4·n_steps), lane
+    0 first.  One lane: x = rotl(s1·5, 7)·9; t = s1 << 17; s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3;
+    s2 ^= t; s3 = rotl(s3, 45)."""
+    ii_gen_steps(g, out, n_steps)
 
 
-def xoshiro_outputs(uint64_t[::1] state, Py_ssize_t n):
-    """The next ``n`` raw outputs of one xoshiro256** state (advanced in place); for tests."""
-    cdef uint64_t st[4]
-    cdef Py_ssize_t k
-    out = np.empty(n, dtype=np.uint64)
-    cdef uint64_t[::1] o = out
-    memcpy(st, &state[0], 4 * sizeof(uint64_t))
-    for k in range(n):
-        o[k] = next64(st)
-    memcpy(&state[0], st, 4 * sizeof(uint64_t))
+cdef inline uint64_t gen_next(uint64_t* g) noexcept nogil:
+    """The next output of the chain's stream."""
+    cdef uint64_t pos = g[GEN_POS]
+    if pos >= GEN_BUF:
+        gen_steps(g, g + 16, GEN_BUF // 4)
+        pos = 0
+    g[GEN_POS] = pos + 1
+    return g[16 + pos]
+
+
+cdef inline double gen_double(uint64_t* g) noexcept nogil:
+    """u = (x >> 11)·2⁻⁵³ ∈ [0, 1) from the next output."""
+    return <double>(gen_next(g) >> 11) * INV53
+
+
+cdef void gen_draw(uint64_t* g, uint64_t* out, Py_ssize_t n) noexcept nogil:
+    """The next ``n`` outputs of the stream → out (the buffer first, then whole steps, then a refill)."""
+    cdef Py_ssize_t pos = <Py_ssize_t>g[GEN_POS], take, done = 0
+    if pos < GEN_BUF:
+        take = min(n, GEN_BUF - pos)
+        memcpy(out, g + 16 + pos, take * sizeof(uint64_t))
+        pos += take
+        done = take
+    if n - done >= 4:
+        take = (n - done) // 4
+        gen_steps(g, out + done, take)
+        done += 4 * take
+    if done < n:
+        gen_steps(g, g + 16, GEN_BUF // 4)
+        memcpy(out + done, g + 16, (n - done) * sizeof(uint64_t))
+        pos = n - done
+    g[GEN_POS] = pos
+
+
+def seed_generators(uint64_t[:, ::1] seeds):
+    """Generator states (C, GEN_WORDS) from (C, 16) seed words (lane l, word w = seeds[c, 4w + l]);
+    an all-zero lane (a fixed point of xoshiro) is replaced by a fixed non-zero constant."""
+    cdef Py_ssize_t C = seeds.shape[0], c, l
+    out = np.zeros((C, GEN_WORDS), dtype=np.uint64)
+    cdef uint64_t[:, ::1] o = out
+    for c in range(C):
+        for l in range(16):
+            o[c, l] = seeds[c, l]
+        for l in range(4):
+            if o[c, l] == 0 and o[c, 4 + l] == 0 and o[c, 8 + l] == 0 and o[c, 12 + l] == 0:
+                o[c, l] = 0x9E3779B97F4A7C15
+        o[c, GEN_POS] = GEN_BUF
     return out
+
+
+def raw_outputs(uint64_t[::1] g, Py_ssize_t n):
+    """The next ``n`` outputs of one chain's generator ``g`` (GEN_WORDS words, advanced in place)."""
+    out = np.empty(max(n, 1), dtype=np.uint64)
+    cdef uint64_t[::1] o = out
+    if n > 0:
+        gen_draw(&g[0], &o[0], n)
+    return out[:n]
 
 
 def uniforms(uint64_t[:, ::1] state, Py_ssize_t n):
@@ -82,7 +170,7 @@ def uniforms(uint64_t[:, ::1] state, Py_ssize_t n):
     cdef double[:, ::1] o = out
     for c in range(C):
         for k in range(n):
-            o[c, k] = next_double(&state[c, 0])
+            o[c, k] = gen_double(&state[c, 0])
     return out
 
 
@@ -93,15 +181,6 @@ def thresholds53(p):
 
 
 # ============================================================================== lattice
-cdef inline int8_t _lattice_decide_rng(int8_t s, int n, const uint64_t* thr, bint metro, uint64_t* st) noexcept nogil:
-    """New value of spin s with neighbour sum n: Metropolis flips, Glauber sets +1, when
-    (x >> 11) < T = thr[3n + s + 13] (T = 2⁵³: always, T = 0: never).  Branch-free: one draw per site."""
-    cdef int8_t acc = (next64(st) >> 11) < thr[3 * n + s + 13]
-    if metro:
-        return s - 2 * s * acc
-    return 2 * acc - 1
-
-
 cdef inline int8_t _lattice_decide_u(int8_t s, int n, const double* table, bint metro, double u) noexcept nogil:
     cdef bint acc = u < table[3 * n + s + 13]
     if metro:
@@ -110,44 +189,74 @@ cdef inline int8_t _lattice_decide_u(int8_t s, int n, const double* table, bint 
 
 
 cdef void _lattice_chain_rng(int8_t* g, Py_ssize_t L, bint periodic, const uint64_t* thr, bint metro,
-                             Py_ssize_t n_sweeps, uint64_t* state, const int8_t* zero) noexcept nogil:
-    """``n_sweeps`` checkerboard sweeps of one L×L grid: colour 0 (r + j even), then colour 1, row by row.
+                             Py_ssize_t n_sweeps, uint64_t* gen) noexcept nogil:
+    """``n_sweeps`` checkerboard sweeps of one L×L grid with the chain's own generator.
 
-    The generator state lives in a local array for the whole call, so that the compiler keeps it
-    in registers (int8 stores to the grid could otherwise alias it).
+    The grid is split into its two colours, each (L, M = L/2) contiguous (the reference's layout:
+    colour 0 (black) at column 2k + r%2, colour 1 (white) at 2k + 1 − r%2).  A half-sweep updates
+    one colour row by row; for row r the neighbours of site k are other[r ± 1, k], other[r, k] and
+    other[r, k + d] with d = −1 when r + colour is even and +1 otherwise (wrapped, or 0 for open
+    boundaries).  Each row is three simple loops the compiler vectorises: the table index
+    3n + s + 13, M outputs x of the generator, and the decisions (x >> 11) < thr[index]
+    (Metropolis: s → −s, Glauber: s → +1 / −1).
     """
-    cdef uint64_t st[4]
-    cdef Py_ssize_t t, r, j
-    cdef int colour, n, side
-    cdef int8_t* row
+    cdef Py_ssize_t M = L // 2, t, r, k, j
+    cdef int colour, d
+    cdef int8_t* black = <int8_t*>malloc(L * M)
+    cdef int8_t* white = <int8_t*>malloc(L * M)
+    cdef int8_t* halo = <int8_t*>malloc(M + 2)
+    cdef int8_t* zero = <int8_t*>calloc(M, 1)
+    cdef uint8_t* idx = <uint8_t*>malloc(M)
+    cdef uint64_t* x = <uint64_t*>malloc(M * sizeof(uint64_t))
+    cdef int8_t* X
+    cdef int8_t* O
+    cdef int8_t* sr
+    cdef const int8_t* o
+    cdef const int8_t* oo
     cdef const int8_t* up
     cdef const int8_t* dn
-    memcpy(st, state, 4 * sizeof(uint64_t))
+    cdef int8_t acc
+    for r in range(L):
+        for k in range(M):
+            j = 2 * k + (r & 1)
+            black[r * M + k] = g[r * L + j]
+            white[r * M + k] = g[r * L + (j ^ 1)]
     for t in range(n_sweeps):
         for colour in range(2):
+            X = black if colour == 0 else white
+            O = white if colour == 0 else black
             for r in range(L):
-                row = g + r * L
-                up = row - L if r > 0 else (g + (L - 1) * L if periodic else zero)
-                dn = row + L if r < L - 1 else (g if periodic else zero)
-                if ((r + colour) & 1) == 0:
-                    side = row[L - 1] if periodic else 0
-                    n = up[0] + dn[0] + side + row[1]
-                    row[0] = _lattice_decide_rng(row[0], n, thr, metro, st)
-                    j = 2
-                    while j < L:
-                        n = up[j] + dn[j] + row[j - 1] + row[j + 1]
-                        row[j] = _lattice_decide_rng(row[j], n, thr, metro, st)
-                        j += 2
+                sr = X + r * M
+                o = O + r * M
+                up = O + (r - 1) * M if r > 0 else (O + (L - 1) * M if periodic else zero)
+                dn = O + (r + 1) * M if r < L - 1 else (O if periodic else zero)
+                memcpy(halo + 1, o, M)
+                halo[0] = o[M - 1] if periodic else 0
+                halo[M + 1] = o[0] if periodic else 0
+                d = -1 if ((r + colour) & 1) == 0 else 1
+                oo = halo + 1 + d
+                for k in range(M):
+                    idx[k] = <uint8_t>(3 * (up[k] + dn[k] + o[k] + oo[k]) + sr[k] + 13)
+                gen_draw(gen, x, M)
+                if metro:
+                    for k in range(M):
+                        acc = (x[k] >> 11) < thr[idx[k]]
+                        sr[k] = sr[k] ^ ((-acc) & <int8_t>0xFE)
                 else:
-                    j = 1
-                    while j < L - 1:
-                        n = up[j] + dn[j] + row[j - 1] + row[j + 1]
-                        row[j] = _lattice_decide_rng(row[j], n, thr, metro, st)
-                        j += 2
-                    side = row[0] if periodic else 0
-                    n = up[L - 1] + dn[L - 1] + row[L - 2] + side
-                    row[L - 1] = _lattice_decide_rng(row[L - 1], n, thr, metro, st)
-    memcpy(state, st, 4 * sizeof(uint64_t))
+                    for k in range(M):
+                        acc = (x[k] >> 11) < thr[idx[k]]
+                        sr[k] = 2 * acc - 1
+    for r in range(L):
+        for k in range(M):
+            j = 2 * k + (r & 1)
+            g[r * L + j] = black[r * M + k]
+            g[r * L + (j ^ 1)] = white[r * M + k]
+    free(black)
+    free(white)
+    free(halo)
+    free(zero)
+    free(idx)
+    free(x)
 
 
 cdef void _lattice_half_u(int8_t* g, Py_ssize_t L, int colour, bint periodic, const double* table,
@@ -186,23 +295,18 @@ cdef void _lattice_half_u(int8_t* g, Py_ssize_t L, int colour, bint periodic, co
 
 def lattice_sweeps_rng(int8_t[:, :, ::1] spins, const uint64_t[::1] thresholds, bint metropolis, bint periodic,
                        Py_ssize_t n_sweeps, uint64_t[:, ::1] state, int n_threads=1):
-    """``n_sweeps`` checkerboard sweeps (black (r + c) even, then white) of (C, L, L) int8 spins.
+    """``n_sweeps`` checkerboard sweeps (colour 0 = (r + c) even, then colour 1) of (C, L, L) int8 spins.
 
-    Site with spin s and neighbour sum n (open boundaries: missing neighbours count 0) draws x
-    from its chain's xoshiro256** and accepts when (x >> 11) < thresholds[3n + s + 13]
+    A site with spin s and neighbour sum n (open boundaries: missing neighbours count 0) takes the
+    next output x of its chain's generator and accepts when (x >> 11) < thresholds[3n + s + 13]
     (= ceil(p·2⁵³), p the reference's table): Metropolis flips s, Glauber sets +1 (else −1).
+    Sites are visited colour by colour, row by row, in order of column.
     """
     cdef Py_ssize_t C = spins.shape[0], L = spins.shape[1], c
-    cdef int8_t* zero
     if C == 0:
         return
-    zero = <int8_t*>malloc(L)
-    memset(zero, 0, L)
-    try:
-        for c in prange(C, nogil=True, schedule="static", num_threads=n_threads):
-            _lattice_chain_rng(&spins[c, 0, 0], L, periodic, &thresholds[0], metropolis, n_sweeps, &state[c, 0], zero)
-    finally:
-        free(zero)
+    for c in prange(C, nogil=True, schedule="static", num_threads=n_threads):
+        _lattice_chain_rng(&spins[c, 0, 0], L, periodic, &thresholds[0], metropolis, n_sweeps, &state[c, 0])
 
 
 def lattice_sweeps_uniforms(int8_t[:, :, ::1] spins, const double[::1] table, bint metropolis, bint periodic,
@@ -274,7 +378,7 @@ cdef void _pairwise_block(int8_t* spins, const real* J, real* f, Py_ssize_t N, P
             for c in range(c0, c1):
                 s = spins[c * N + i]
                 fi = f[c * N + i]
-                st = state + 4 * c
+                st = state + GEN_WORDS * c
                 if metro:
                     x = s * fi
                     if u != NULL:
@@ -282,10 +386,10 @@ cdef void _pairwise_block(int8_t* spins, const real* J, real* f, Py_ssize_t N, P
                     elif x <= 0.0:
                         new = -s
                     else:
-                        new = -s if next_double(st) < exp(-2.0 * x) else s
+                        new = -s if gen_double(st) < exp(-2.0 * x) else s
                 else:
                     p = 1.0 / (1.0 + exp(-2.0 * fi))
-                    ui = u[t * u_sweep_stride + c * N + i] if u != NULL else next_double(st)
+                    ui = u[t * u_sweep_stride + c * N + i] if u != NULL else gen_double(st)
                     new = 1 if ui < p else -1
                 if new != s:
                     spins[c * N + i] = new
@@ -300,7 +404,7 @@ def pairwise_sweeps(int8_t[:, ::1] spins, const real[:, ::1] J, real[:, ::1] f, 
     f += Δ·Jᵢ (one contiguous row of the symmetric J).  Metropolis flips sᵢ when u < exp(−2sᵢfᵢ)
     (with its own generator, sᵢfᵢ ≤ 0 flips without drawing); Glauber sets sᵢ = +1 when
     u < 1/(1 + exp(−2fᵢ)), else −1.  ``u`` (n_sweeps, C, N) gives explicit uniforms, or None to draw
-    from ``state`` (C, 4).  Chains are processed in blocks of ``block`` (a cache optimisation that
+    from the chains' generators ``state`` (C, GENERATOR_WORDS).  Chains are processed in blocks of ``block`` (a cache optimisation that
     does not change any chain's trajectory).
     """
     cdef Py_ssize_t C = spins.shape[0], N = spins.shape[1], nb, b, c0, c1
@@ -329,25 +433,27 @@ cdef void _kinetic_chain(int8_t* s, const double* h, const double* JT, Py_ssize_
     """Parallel Glauber steps of one chain: sᵢ ← +1 when u < 1/(1 + exp(−2Hᵢ)), Hᵢ = hᵢ + Σⱼ Jᵢⱼsⱼ.
 
     H is recomputed from scratch (Σⱼ in the order j = 0..N−1, then + hᵢ) every ``refresh`` steps
-    and otherwise
-    updated incrementally: H += Δⱼ·(column j of J) for every spin j that changed.
+    and otherwise updated incrementally: H += Δⱼ·(column j of J) for every spin j that changed.
+    Step t takes N outputs of the chain's generator, one per spin in order.
     """
     cdef double* H = <double*>malloc(N * sizeof(double))
     cdef int8_t* new = <int8_t*>malloc(N)
-    cdef uint64_t st[4]
-    cdef Py_ssize_t t, i, j
+    cdef uint64_t* x = <uint64_t*>malloc(N * sizeof(uint64_t))
+    cdef Py_ssize_t t, i, j, age = refresh
     cdef double ui, d
-    if state != NULL:
-        memcpy(st, state, 4 * sizeof(uint64_t))
     for t in range(n_steps):
-        if t % refresh == 0:
+        if age == refresh:
             memset(H, 0, N * sizeof(double))
             for j in range(N):
                 _axpy(H, JT + j * N, <double>s[j], N)
             for i in range(N):
                 H[i] = h[i] + H[i]
+            age = 0
+        age += 1
+        if u == NULL:
+            gen_draw(state, x, N)
         for i in range(N):
-            ui = u[t * u_stride + i] if u != NULL else next_double(st)
+            ui = u[t * u_stride + i] if u != NULL else <double>(x[i] >> 11) * INV53
             new[i] = 1 if ui < 1.0 / (1.0 + exp(-2.0 * H[i])) else -1
         for j in range(N):
             if new[j] != s[j]:
@@ -356,10 +462,9 @@ cdef void _kinetic_chain(int8_t* s, const double* h, const double* JT, Py_ssize_
                 s[j] = new[j]
         if out != NULL:
             memcpy(out + t * out_stride, s, N)
-    if state != NULL:
-        memcpy(state, st, 4 * sizeof(uint64_t))
     free(H)
     free(new)
+    free(x)
 
 
 def kinetic_steps(int8_t[:, ::1] spins, const double[::1] h, const double[:, ::1] JT,
@@ -386,7 +491,7 @@ def kinetic_steps(int8_t[:, ::1] spins, const double[::1] h, const double[:, ::1
     refresh = max(1, refresh)
     for c in prange(C, nogil=True, schedule="static", num_threads=n_threads):
         _kinetic_chain(&spins[c, 0], &h[0], &JT[0, 0], N, n_steps,
-                       (sp + 4 * c) if sp != NULL else NULL,
+                       (sp + GEN_WORDS * c) if sp != NULL else NULL,
                        (up + c * N) if up != NULL else NULL, ustride // sizeof(double),
                        (op + c * N) if op != NULL else NULL, ostride, refresh)
 

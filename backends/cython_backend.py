@@ -32,6 +32,8 @@ from ..errors import InputError
 from ..reference import check_lattice_shape, lattice_tables
 from . import _kernels as _baseline_kernels
 
+GENERATOR_WORDS = _baseline_kernels.GENERATOR_WORDS
+
 KINETIC_REFRESH = 64
 PAIRWISE_CACHE_BYTES = 1 << 16  # a block of chains keeps about this many bytes of fields in cache
 STATS_BATCH = 1 << 14  # rows per BLAS call in sufficient_statistics (< 2**24: exact in float32)
@@ -84,28 +86,27 @@ def default_threads():
 
 
 class ChainGenerators:
-    """Per-chain xoshiro256** states, ``state`` (C, 4) uint64, one row per chain.
+    """Per-chain generators, ``state`` (C, GENERATOR_WORDS) uint64, one row per chain.
 
-    Row c is seeded from the c-th child of a SeedSequence (``SeedSequence.spawn``).  The object
-    also caches the pairwise local fields of the chains it drives (see :class:`CythonBackend`).
+    A row holds four xoshiro256** lanes read in turn (lane 0, 1, 2, 3, 0, …) and a buffer of
+    outputs (see ``_kernels.pyx``).  Row c is seeded with 16 words from the c-th child of a
+    SeedSequence (``SeedSequence.spawn``).  The object also caches the pairwise local fields of the
+    chains it drives (see :class:`CythonBackend`).
     """
 
     def __init__(self, state):
         self.state = np.ascontiguousarray(state, dtype=np.uint64)
-        if self.state.ndim != 2 or self.state.shape[1] != 4:
-            raise InputError(f"a xoshiro256** state array must have shape (C, 4), got {self.state.shape}")
+        if self.state.ndim != 2 or self.state.shape[1] != GENERATOR_WORDS:
+            raise InputError(f"a generator state array must have shape (C, {GENERATOR_WORDS}), got {self.state.shape}")
         self._fields = None  # (f, spins copy, h copy, J copy, sweeps since recomputed)
 
     @classmethod
     def from_seed(cls, seed_seq, n_chains):
-        children = seed_seq.spawn(n_chains)
-        state = np.empty((n_chains, 4), dtype=np.uint64)
-        for c, child in enumerate(children):
-            row = child.generate_state(4, dtype=np.uint64)
-            if not row.any():  # the all-zero state is a fixed point of xoshiro
-                row[0] = 0x9E3779B97F4A7C15
-            state[c] = row
-        return cls(state)
+        """One generator per chain, seeded by ``seed_seq.spawn(n_chains)[c].generate_state(16)``."""
+        seeds = np.empty((n_chains, 16), dtype=np.uint64)
+        for c, child in enumerate(seed_seq.spawn(n_chains)):
+            seeds[c] = child.generate_state(16, dtype=np.uint64)
+        return cls(_baseline_kernels.seed_generators(seeds))
 
     @property
     def n_chains(self):
@@ -173,7 +174,8 @@ class CythonBackend(Backend):
         if rng is None:
             raise InputError("the cython kernels need a generator from make_rng or explicit uniforms")
         state = rng.state if isinstance(rng, ChainGenerators) else rng
-        if not isinstance(state, np.ndarray) or state.dtype != np.uint64 or state.ndim != 2 or state.shape[1] != 4 \
+        if not isinstance(state, np.ndarray) or state.dtype != np.uint64 or state.ndim != 2 \
+                or state.shape[1] != GENERATOR_WORDS \
                 or not state.flags.c_contiguous:
             raise InputError(f"the cython backend needs the generator made by its make_rng, got {rng!r}")
         if state.shape[0] < n_chains:
@@ -234,7 +236,7 @@ class CythonBackend(Backend):
             u = _uniform_array(uniforms, n_sweeps, work.shape)
             f = np.empty(work.shape, dtype=Jc.dtype)
             _kernels.pairwise_fields(work, h, Jc, f, 1)
-            _kernels.pairwise_sweeps(work, Jc, f, metro, int(n_sweeps), np.empty((0, 4), np.uint64), u, block, threads)
+            _kernels.pairwise_sweeps(work, Jc, f, metro, int(n_sweeps), np.empty((0, GENERATOR_WORDS), np.uint64), u, block, threads)
             if isinstance(rng, ChainGenerators):
                 rng._fields = None
         else:
@@ -273,7 +275,7 @@ class CythonBackend(Backend):
             o = out if (out.dtype == np.int8 and out.flags.c_contiguous) else np.empty((n_steps, C, N), np.int8)
         if uniforms is not None:
             u = _uniform_array(uniforms, n_steps, work.shape)
-            _kernels.kinetic_steps(work, h, JT, int(n_steps), np.empty((0, 4), np.uint64), u, o, KINETIC_REFRESH, threads)
+            _kernels.kinetic_steps(work, h, JT, int(n_steps), np.empty((0, GENERATOR_WORDS), np.uint64), u, o, KINETIC_REFRESH, threads)
         else:
             _kernels.kinetic_steps(work, h, JT, int(n_steps), self._state(rng, C), None, o, KINETIC_REFRESH, threads)
         if o is not None and o is not out:

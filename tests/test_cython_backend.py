@@ -60,18 +60,25 @@ def xoshiro_python(state, n):
     return out
 
 
-def test_xoshiro_matches_plain_python():
-    state = np.array([1, 2, 3, 0xFFFFFFFFFFFFFFFF], dtype=np.uint64)
-    expected = xoshiro_python(state, 50)
-    got = cb_module._kernels.xoshiro_outputs(state.copy(), 50)
-    assert [int(x) for x in got] == expected
+def test_generator_is_four_xoshiro_lanes_read_in_turn():
+    """A chain's stream: lane 0, 1, 2, 3, 0, 1, … of four xoshiro256** generators, whatever the
+    chunking of the reads (buffer kept between calls)."""
+    seeds = np.arange(1, 17, dtype=np.uint64).reshape(1, 16)
+    seeds[0, 3] = 0xFFFFFFFFFFFFFFFF
+    g = cb_module._kernels.seed_generators(seeds)[0]
+    lanes = [xoshiro_python([seeds[0, 4 * w + lane] for w in range(4)], 30) for lane in range(4)]
+    expected = [lanes[k % 4][k // 4] for k in range(120)]
+    got = []
+    for n in (1, 2, 33, 7, 0, 64, 13):  # odd chunks through the buffer and whole steps
+        got += [int(x) for x in cb_module._kernels.raw_outputs(g, n)]
+    assert got == expected
 
 
 def test_make_rng_spawns_one_seedsequence_child_per_chain(cy):
     rng = cy.make_rng(np.random.SeedSequence(123), 5)
     children = np.random.SeedSequence(123).spawn(5)
-    expected = np.array([c.generate_state(4, dtype=np.uint64) for c in children])
-    np.testing.assert_array_equal(rng.state, expected)
+    expected = np.array([c.generate_state(16, dtype=np.uint64) for c in children])
+    np.testing.assert_array_equal(rng.state[:, :16], expected)
     assert len({tuple(row) for row in rng.state}) == 5
 
 
