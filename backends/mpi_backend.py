@@ -43,23 +43,39 @@ def split_evenly(n, size, rank):
 
 
 def share_cores(local, ranks_on_node):
-    """Give a threaded local backend (one with ``n_threads``, e.g. Cython/OpenMP) its share of the
-    node's cores, so that P ranks on one node do not each start a thread per core.
+    """Give this rank its share of the node's cores, so that P ranks on one node do not each
+    start a thread per core: the threads of a threaded local backend (one with ``n_threads``,
+    e.g. the Cython/OpenMP kernels) and the BLAS thread pool (through threadpoolctl).
 
-    Left alone when ``OMP_NUM_THREADS`` is set (the user decided). When the launcher bound this
-    rank to a subset of the cores (``srun --cpu-bind``, ``mpiexec -bind-to core``), that subset
-    is its share; otherwise the cores the process may use are divided by the ranks on the node.
+    Left alone when ``OMP_NUM_THREADS`` is set (the user decided; BLAS also when
+    ``OPENBLAS_NUM_THREADS`` or ``MKL_NUM_THREADS`` is). When the launcher bound this rank to a
+    subset of the cores (``srun --cpu-bind``, ``mpiexec -bind-to core``), that subset is its
+    share; otherwise the cores the process may use are divided by the ranks on the node.
+    Returns the share, or None when nothing was changed.
     """
     import os
 
-    if not hasattr(local, "n_threads") or os.environ.get("OMP_NUM_THREADS", "").strip():
-        return
+    def is_set(var):
+        return bool(os.environ.get(var, "").strip())
+
+    if is_set("OMP_NUM_THREADS"):
+        return None
     try:
         allowed = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         allowed = os.cpu_count() or 1
     total = os.cpu_count() or allowed
-    local.n_threads = allowed if allowed < total else max(1, total // max(1, ranks_on_node))
+    share = allowed if allowed < total else max(1, total // max(1, ranks_on_node))
+    if hasattr(local, "n_threads"):
+        local.n_threads = share
+    if not (is_set("OPENBLAS_NUM_THREADS") or is_set("MKL_NUM_THREADS")):
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            pass
+        else:
+            threadpool_limits(limits=share, user_api="blas")  # for the rest of this process
+    return share
 
 
 def _contiguous(array):
