@@ -69,7 +69,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import brentq, minimize
 
 from .errors import InputError
 from .models import LatticeIsing, PairwiseIsing
@@ -81,6 +81,8 @@ BLOCK_ROWS = 4096
 COMPRESS_RATIO = 0.75
 #: |parameter| beyond which an unregularised fit is reported as diverging.
 DIVERGENCE_THRESHOLD = 15.0
+#: Default to float32 work arrays from this many (distinct rows × spins) entries on.
+FLOAT32_MIN_ENTRIES = 1_000_000
 #: Up to this many spins the blocked products run on one BLAS thread (see _blas_threads).
 SINGLE_THREAD_MAX_SPINS = 256
 
@@ -187,6 +189,23 @@ def _constant_spins(S, w):
     """Indices of spins that are −1 in every sample, and of those that are +1 in every sample."""
     up = (S > 0).T.astype(np.float64) @ w
     return np.flatnonzero(up == 0), np.flatnonzero(up == w.sum())
+
+
+def _unseen_joint_states(S, w):
+    """[(i, j, a, b), ...] for the pairs i < j never seen in the joint state (sᵢ, sⱼ) = (a, b)."""
+    up = (S > 0).astype(np.float64)
+    wu = up * w[:, None]
+    n_pp = up.T @ wu
+    n_i = wu.sum(axis=0)
+    total = w.sum()
+    table = {(1, 1): n_pp, (1, -1): n_i[:, None] - n_pp, (-1, 1): n_i[None, :] - n_pp,
+             (-1, -1): total - n_i[:, None] - n_i[None, :] + n_pp}
+    out = []
+    iu = np.triu_indices(S.shape[1], 1)
+    for (a, b), n in table.items():
+        for i, j in zip(*(x[n[iu] < 0.5] for x in iu)):
+            out.append((int(i), int(j), a, b))
+    return sorted(out)
 
 
 class _Objective:
@@ -310,7 +329,7 @@ def pseudolikelihood_objective(X, h, J, l2=0.0):
 
 
 def fit_pseudolikelihood(X, l2=None, symmetrize=True, max_iter=1000, tol=1e-5, *, init=None,
-                         dtype=np.float32, compress="auto", warn=True):
+                         dtype=None, compress="auto", warn=True):
     """Maximum pseudo-likelihood pairwise Ising model of binary data: returns ``(h, J, info)``.
 
     Maximises, over h (N,) and J (N, N) with zero diagonal,
@@ -330,14 +349,21 @@ def fit_pseudolikelihood(X, l2=None, symmetrize=True, max_iter=1000, tol=1e-5, *
         is below ``tol``; ``info.grad_max`` reports the gradient in (h, J).
     init : optional start, a PairwiseIsing or an (h, J) pair; default the independent-spin
         model hᵢ = artanh mᵢ, J = 0.
-    dtype : float type of the (M, N) work arrays (float32 default, float64 for tight ``tol``).
+    dtype : float type of the (M, N) work arrays; None → float32 when the (distinct) data hold
+        at least FLOAT32_MIN_ENTRIES = 10⁶ spins, else float64 (small problems cost nothing and
+        float64 lets the line search resolve the last digits).
     compress : merge repeated rows: "auto" (when it removes ≥ 25 % of them), True or False.
     warn : emit RuntimeWarnings for constant spins, non-convergence and divergence.
 
-    ``info`` is a :class:`PLInfo` (iterations, converged, objective, grad_max, ...).  With
-    ``l2=0`` on data where a spin never flips or a pair never takes one of its four joint values,
-    the optimum is at infinity: the solver stops at large parameters, ``info.converged`` may be
-    True (the objective has flattened) and a RuntimeWarning names the diverging parameters.
+    ``info`` is a :class:`PLInfo` (iterations, converged, objective, grad_max, ...).
+
+    Degenerate data (SPEC §8).  A spin that never flips is decoupled (its couplings are not
+    identifiable: its column is collinear with the fields) and gets the field solving the 1-D
+    penalised problem σ − tanh h − 2 l2 h = 0, with a RuntimeWarning; with ``l2=0`` that field
+    is infinite and InputError is raised.  A pair never seen in one of its four joint states
+    has no finite unpenalised optimum; with ``l2=0`` the solver stops wherever the objective
+    has flattened (the values depend on ``tol``), ``info.converged`` is False and a
+    RuntimeWarning names the pair.  The default l2 keeps both finite.
     """
     t0 = time.perf_counter()
     S = _as_data(X)
@@ -347,9 +373,10 @@ def fit_pseudolikelihood(X, l2=None, symmetrize=True, max_iter=1000, tol=1e-5, *
         raise InputError(f"l2 must be >= 0, got {l2}")
     max_iter = as_positive_int(max_iter, "max_iter")
     tol = as_scalar(tol, "tol")
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise InputError(f"dtype must be float32 or float64, got {dtype}")
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise InputError(f"dtype must be float32 or float64, got {dtype}")
     if compress not in ("auto", True, False):
         raise InputError(f"compress must be 'auto', True or False, got {compress!r}")
 
@@ -359,56 +386,87 @@ def fit_pseudolikelihood(X, l2=None, symmetrize=True, max_iter=1000, tol=1e-5, *
         if compress is True or U.shape[0] <= COMPRESS_RATIO * M:
             S, w = U, counts
     never, always = _constant_spins(S, w)
-    if warn and (never.size or always.size):
+    constant = np.union1d(never, always)
+    if constant.size:
         parts = []
         if never.size:
             parts.append(f"never +1 (never fires): {never[:10].tolist()}{' ...' if never.size > 10 else ''}")
         if always.size:
             parts.append(f"always +1: {always[:10].tolist()}{' ...' if always.size > 10 else ''}")
-        tail = (f"their fields are held finite by the L2 penalty (l2 = {l2:.3g})" if l2 > 0
-                else "with l2 = 0 their fields diverge; pass l2 > 0")
-        warnings.warn("pseudo-likelihood: spins " + "; ".join(parts) + f" — {tail}", RuntimeWarning, stacklevel=2)
+        if l2 == 0:
+            raise InputError(
+                "pseudo-likelihood: spins " + "; ".join(parts) + ": their fields are infinite without a "
+                "penalty (their couplings are not identifiable at all); pass l2 > 0 or remove them")
+        if warn:
+            warnings.warn("pseudo-likelihood: spins " + "; ".join(parts) + " — they are decoupled (J = 0) "
+                          f"and their fields are held finite by the L2 penalty (l2 = {l2:.3g})",
+                          RuntimeWarning, stacklevel=2)
+    active = np.setdiff1d(np.arange(N), constant)
+    n_act = active.size
 
-    obj = _Objective(S, w, l2, dtype)
-    if init is None:
-        m = np.clip(obj.mean, -1 + 1.0 / (2 * M), 1 - 1.0 / (2 * M))
-        theta0 = obj.from_original(np.arctanh(m), np.zeros((N, N)))
+    h = np.zeros(N)
+    J_rows = np.zeros((N, N))
+    # A constant spin sᵢ ≡ σ: its column is collinear with the fields (no coupling to it is
+    # identifiable) and its own row is fitted by the field alone, the root of σ − tanh h − 2 l2 h.
+    const_value = 0.0
+    for i in constant:
+        sigma_i = 1.0 if i in always else -1.0
+        hi = brentq(lambda x: sigma_i - math.tanh(x) - 2.0 * l2 * x, 0.0, sigma_i * max(50.0, 1.0 / l2))
+        h[i] = hi
+        const_value += sigma_i * hi - (abs(hi) + math.log1p(math.exp(-2 * abs(hi)))) - l2 * hi * hi
+
+    if n_act:
+        Sa = np.ascontiguousarray(S[:, active])
+        if dtype is None:
+            dtype = np.dtype(np.float32 if Sa.size >= FLOAT32_MIN_ENTRIES else np.float64)
+        obj = _Objective(Sa, w, l2, dtype)
+        if init is None:
+            m = np.clip(obj.mean, -1 + 1.0 / (2 * M), 1 - 1.0 / (2 * M))
+            theta0 = obj.from_original(np.arctanh(m), np.zeros((n_act, n_act)))
+        else:
+            h0, J0 = (init.h, init.J) if isinstance(init, PairwiseIsing) else init
+            h0, J0 = np.asarray(h0, dtype=float), np.asarray(J0, dtype=float)
+            if h0.shape != (N,) or J0.shape != (N, N) or not (np.all(np.isfinite(h0)) and np.all(np.isfinite(J0))):
+                raise InputError(f"init must be finite (h, J) of shapes ({N},), ({N}, {N}) to match X")
+            theta0 = obj.from_original(h0[active], J0[np.ix_(active, active)])
+
+        with _blas_threads(1 if n_act <= SINGLE_THREAD_MAX_SPINS else None):
+            res = minimize(obj, theta0, jac=True, method="L-BFGS-B",
+                           options={"maxiter": max_iter, "maxcor": 20, "gtol": tol, "ftol": 1e-10, "maxls": 20})
+        h_a, J_a = obj.to_original(res.x)
+        h[active] = h_a
+        J_rows[np.ix_(active, active)] = J_a
+        gh, gJ = obj.original_gradient(res.jac)
+        grad_max = float(max(np.max(np.abs(gh)), np.max(np.abs(gJ)) if gJ.size else 0.0))
+        objective = float(-res.fun) + const_value
+        # L-BFGS-B stops with success on the gradient test or on a vanishing relative decrease;
+        # an abnormal line-search exit at float32 resolution with a small gradient also counts.
+        converged = bool(res.success) or float(np.max(np.abs(res.jac))) <= 10 * tol
+        nit, n_eval, message = int(res.nit), obj.n_eval, str(res.message)
     else:
-        h0, J0 = (init.h, init.J) if isinstance(init, PairwiseIsing) else init
-        h0, J0 = np.asarray(h0, dtype=float), np.asarray(J0, dtype=float)
-        if h0.shape != (N,) or J0.shape != (N, N) or not (np.all(np.isfinite(h0)) and np.all(np.isfinite(J0))):
-            raise InputError(f"init must be finite (h, J) of shapes ({N},), ({N}, {N}) to match X")
-        theta0 = obj.from_original(h0, J0)
-
-    with _blas_threads(1 if N <= SINGLE_THREAD_MAX_SPINS else None):
-        res = minimize(obj, theta0, jac=True, method="L-BFGS-B",
-                       options={"maxiter": max_iter, "maxcor": 20, "gtol": tol, "ftol": 1e-10, "maxls": 20})
-    theta = res.x
-    h, J_rows = obj.to_original(theta)
-    gh, gJ = obj.original_gradient(res.jac)
-    grad_max = float(max(np.max(np.abs(gh)), np.max(np.abs(gJ))))
+        grad_max, objective, converged, nit, n_eval, message = 0.0, const_value, True, 0, 0, "all spins constant"
     pen = l2 * (h @ h + np.sum(J_rows * J_rows))
-    objective = float(-res.fun)
-    # L-BFGS-B stops with success on the gradient test or on a vanishing relative decrease;
-    # an abnormal line-search exit at float32 resolution with a small gradient also counts.
-    converged = bool(res.success) or float(np.max(np.abs(res.jac))) <= 10 * tol
     if not converged and warn:
-        warnings.warn(f"pseudo-likelihood stopped after {res.nit} iterations without converging "
-                      f"({res.message}; max |gradient| = {grad_max:.3g})", RuntimeWarning, stacklevel=2)
-    big = max(np.max(np.abs(h)), np.max(np.abs(J_rows)))
-    if warn and l2 == 0 and big > DIVERGENCE_THRESHOLD:
-        i, j = np.unravel_index(np.argmax(np.abs(J_rows)), J_rows.shape)
-        warnings.warn(
-            f"pseudo-likelihood with l2 = 0 is diverging: max |h| = {np.max(np.abs(h)):.3g}, "
-            f"max |J| = {abs(J_rows[i, j]):.3g} (at J[{i},{j}]); the data have no finite optimum "
-            f"(a spin that never flips or a pair never seen in one of its joint states): pass l2 > 0",
-            RuntimeWarning, stacklevel=2)
+        warnings.warn(f"pseudo-likelihood stopped after {nit} iterations without converging "
+                      f"({message}; max |gradient| = {grad_max:.3g})", RuntimeWarning, stacklevel=2)
+    unseen = _unseen_joint_states(S, w) if l2 == 0 else []
+    if unseen:
+        # The optimum is at infinity: e.g. if (sᵢ, sⱼ) = (+1, +1) never occurs, lowering Jᵢⱼ and hᵢ
+        # together by t raises ℓ_PL for every t.  What the solver returns depends on when it stopped.
+        converged = False
+        if warn:
+            i, j, a, b = unseen[0]
+            warnings.warn(
+                f"pseudo-likelihood with l2 = 0 has no finite optimum: {len(unseen)} pair(s) never take one "
+                f"of their four joint states (e.g. spins {i} and {j} are never ({a:+d}, {b:+d}) together), so "
+                f"their couplings diverge (here max |J| = {np.max(np.abs(J_rows)):.3g}, growing as tol shrinks); "
+                f"pass l2 > 0", RuntimeWarning, stacklevel=2)
     J = 0.5 * (J_rows + J_rows.T) if symmetrize else J_rows.copy()
     info = PLInfo(
-        iterations=int(res.nit), converged=converged, objective=objective,
+        iterations=nit, converged=converged, objective=objective,
         log_pseudolikelihood=objective + float(pen), grad_max=grad_max, l2=float(l2),
-        n_evaluations=obj.n_eval, n_samples=M, n_unique=int(S.shape[0]),
-        seconds=time.perf_counter() - t0, message=str(res.message), J_asymmetric=J_rows,
+        n_evaluations=n_eval, n_samples=M, n_unique=int(S.shape[0]),
+        seconds=time.perf_counter() - t0, message=message, J_asymmetric=J_rows,
     )
     return h, J, info
 
