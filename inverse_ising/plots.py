@@ -51,7 +51,7 @@ def save_figure(fig, path, force=False, dpi=110):
     plt = require_matplotlib()
     try:
         with atomic_write(path, force) as tmp:
-            fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+            fig.savefig(tmp, format="png", dpi=dpi)
     finally:
         plt.close(fig)
     return path
