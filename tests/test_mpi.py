@@ -98,6 +98,42 @@ def test_distribution_hooks(n):
     assert f"hooks ok on {max(n, 1)} ranks (local kernels: numpy)" in result.stdout
 
 
+def test_split_and_core_share(monkeypatch):
+    """Even, contiguous chain split; each rank's share of a node's cores for threaded kernels."""
+    from types import SimpleNamespace
+
+    from inverse_ising.backends.mpi_backend import share_cores, split_evenly
+
+    for n, size in [(10, 3), (2, 3), (0, 2), (7, 7), (101, 4)]:
+        parts = [split_evenly(n, size, r) for r in range(size)]
+        assert sum(c for c, _ in parts) == n and max(c for c, _ in parts) - min(c for c, _ in parts) <= 1
+        assert [o for _, o in parts] == [sum(c for c, _ in parts[:r]) for r in range(size)]
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # leave this process's BLAS pool alone
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    local = SimpleNamespace(n_threads=8)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    assert share_cores(local, 4) == 2 and local.n_threads == 2  # 8 cores, 4 ranks on the node
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert share_cores(local, 4) == 3 and local.n_threads == 3  # bound by the launcher to 3 cores
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    assert share_cores(local, 4) is None and local.n_threads == 3  # the user decided
+
+
+def test_backend_outside_mpiexec_is_one_rank():
+    """backend="mpi" in a plain process (a notebook, a laptop): one rank, the local kernels."""
+    import inverse_ising as ii
+    from inverse_ising.backend import get_backend
+
+    b = get_backend("mpi")
+    assert (b.name, b.rank, b.size, b.is_root) == ("mpi", 0, 1, True)
+    assert b.local_chains(7) == 7 and b.gather_rows(np.ones((2, 3))).shape == (2, 3)
+    X = ii.sample(small_pairwise(), n_samples=40, n_chains=4, burn_in=5, thin=1, backend="mpi", seed=3, progress=False)
+    assert X.shape == (40, 8) and np.array_equal(
+        X, ii.sample(small_pairwise(), n_samples=40, n_chains=4, burn_in=5, thin=1, backend="mpi", seed=3,
+                     progress=False))
+
+
 # ------------------------------------------------------------------------------------ sampling
 _RUNS = {}
 
