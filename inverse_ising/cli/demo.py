@@ -31,6 +31,7 @@ from .common import add_backend, positive_int
 # Boltzmann-learning settings of the demo: judged converged when every moment is within two of
 # the data's standard errors on a model sample at least four times the data (see boltzmann.py).
 DEMO_BOLTZMANN = {"n_chains": 500, "tol": 2.0, "check_noise": 0.5, "max_sweeps": 800, "max_iter": 60}
+KINETIC_TRIALS, KINETIC_BINS = 50, 400  # the kinetic part's data: trials × bins per trial
 
 
 def add_parser(subparsers):
@@ -148,7 +149,7 @@ def _retina(args, out):
 
         # ---------------------------------------------------------------- kinetic part
         ktruth = retina_kinetic_model(N, seed=s_kmodel)
-        n_trials, length = 50, 400
+        n_trials, length = KINETIC_TRIALS, KINETIC_BINS
         kdata = retina_kinetic_data(n_trials, length, ktruth, seed=s_kdata, backend=args.backend, progress=args.progress)
         print(f"5. A retina-like kinetic population (retina_kinetic_model): P(x_i(t+1)=1) = σ(b_i + Σ_j W_ij x_j(t)), "
               f"{int(np.count_nonzero(ktruth.W))} directed couplings;")
