@@ -38,6 +38,7 @@ import math
 
 import numpy as np
 
+from .blas import blas_threads
 from .errors import InputError
 from .temporal import as_trials, lag_ranges
 
@@ -130,7 +131,13 @@ class BlockSums:
             self.n_pairs = np.zeros(B)
             self.lag = np.zeros((B, N, N))
             ranges = lag_ranges(starts, T, self.tau)
-        for b in range(B):
+        with blas_threads(1):  # many moderate products: one BLAS thread avoids oversubscribed cores
+            self._accumulate(spins, edges, ranges if delayed else None)
+
+    def _accumulate(self, spins, edges, ranges):
+        N = self.n_units
+        delayed = ranges is not None
+        for b in range(edges.size - 1):
             a, e = int(edges[b]), int(edges[b + 1])
             for c in range(a, e, _ROWS):
                 x = spins[c:min(c + _ROWS, e)]
@@ -265,17 +272,8 @@ def three_point_correlations(S, neurons=None, max_neurons=40, trial_starts=None,
     s1 = np.zeros((B, n))
     s2 = np.zeros((B, n, n))
     s3 = np.zeros((B, n, n, n))
-    for b in range(B):
-        for c in range(int(edges[b]), int(edges[b + 1]), _ROWS):
-            x = (spins[c:min(c + _ROWS, int(edges[b + 1]))][:, neurons] == 1).astype(np.float32)
-            s1[b] += x.sum(axis=0, dtype=np.float64)
-            k = x.sum(axis=1)
-            y2 = x[k >= 2]
-            s2[b] += y2.T @ y2
-            y3 = y2[k[k >= 2] >= 3]
-            for a in range(0, y3.shape[0], _TRIPLE_ROWS):  # one product per piece: Σₜ (xᵢxⱼ)(t) xₖ(t)
-                y = y3[a:a + _TRIPLE_ROWS]
-                s3[b] += ((y[:, :, None] * y[:, None, :]).reshape(y.shape[0], n * n).T @ y).reshape(n, n, n)
+    with blas_threads(1):
+        _triple_sums(spins, neurons, edges, s1, s2, s3)
     iu = np.array([(i, j, k) for i in range(n) for j in range(i + 1, n) for k in range(j + 1, n)], dtype=np.int64)
     ii, jj, kk = iu.T
     counts = np.diff(edges).astype(float)
@@ -293,6 +291,22 @@ def three_point_correlations(S, neurons=None, max_neurons=40, trial_starts=None,
         loo = np.array([est(tot[0] - counts[b], tot[1] - s1[b], tot[2] - s2[b], tot[3] - s3[b]) for b in range(B)])
         err = np.sqrt((B - 1) / B * np.sum((loo - loo.mean(axis=0)) ** 2, axis=0))
     return neurons[iu], value, err
+
+
+def _triple_sums(spins, neurons, edges, s1, s2, s3):
+    """Per block: Σ xᵢ, Σ xᵢxⱼ and Σ xᵢxⱼxₖ of x = (s + 1)/2 over the chosen neurons."""
+    n = neurons.size
+    for b in range(edges.size - 1):
+        for c in range(int(edges[b]), int(edges[b + 1]), _ROWS):
+            x = (spins[c:min(c + _ROWS, int(edges[b + 1]))][:, neurons] == 1).astype(np.float32)
+            s1[b] += x.sum(axis=0, dtype=np.float64)
+            k = x.sum(axis=1)
+            y2 = x[k >= 2]
+            s2[b] += y2.T @ y2
+            y3 = y2[k[k >= 2] >= 3]
+            for a in range(0, y3.shape[0], _TRIPLE_ROWS):  # one product per piece: Σₜ (xᵢxⱼ)(t) xₖ(t)
+                y = y3[a:a + _TRIPLE_ROWS]
+                s3[b] += ((y[:, :, None] * y[:, None, :]).reshape(y.shape[0], n * n).T @ y).reshape(n, n, n)
 
 
 def spike_count_distribution(S, trial_starts=None, n_blocks=20):

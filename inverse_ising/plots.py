@@ -88,9 +88,11 @@ def plot_model_vs_data(data, models, data_err=None, quantity="C_ij", xlabel=None
     states the RMS difference. At most ``max_points`` entries are drawn (a random subset, fixed
     ``seed``); the RMS uses all. ``notes``: {name: text} written in the panel (e.g. "predicts 0").
     """
+    from matplotlib.ticker import MaxNLocator
+
     data = np.asarray(data, float)
     names = list(models)
-    fig, axes = _grid(len(names))
+    fig, axes = _grid(len(names), width=4.8, height=4.5, max_cols=2)
     idx = np.arange(data.size)
     if data.size > max_points:
         idx = np.sort(np.random.default_rng(seed).choice(data.size, max_points, replace=False))
@@ -113,6 +115,9 @@ def plot_model_vs_data(data, models, data_err=None, quantity="C_ij", xlabel=None
                     color="0.3", bbox={"facecolor": "white", "edgecolor": "0.8", "alpha": 0.9})
         ax.legend(loc="upper left", fontsize=8, frameon=False)
         ax.grid(alpha=0.25)
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_locator(MaxNLocator(5))
+        ax.ticklabel_format(style="sci", scilimits=(-2, 3), useMathText=True)
     if title:
         fig.suptitle(title, fontsize=12)
     fig.tight_layout()

@@ -337,7 +337,7 @@ def make_report(data, fits=(), out="report", backend="auto", seed=0, force=False
     N = ds.n_units
     if N < 3:
         raise InputError(f"the data have {N} neurons; a report needs at least 3")
-    if N >= ds.n_samples:
+    if N >= ds.n_samples and ds.shape is None:  # images may well have more pixels than pictures
         raise InputError(
             f"{ds.source or 'the data'} reads as {N} neurons but only {ds.n_samples} time bins, which is almost "
             f"certainly the wrong orientation (check --orientation: text rasters are one row per neuron)")
@@ -351,7 +351,8 @@ def make_report(data, fits=(), out="report", backend="auto", seed=0, force=False
         for name in [k for k in given if k.startswith("kinetic")]:
             raise InputError(f"{given[name]['source']}: a kinetic model needs data with time order, but every "
                              f"row of {ds.source or 'the data'} is its own trial")
-    log(f"data: {ds.n_samples} bins x {N} neurons, {ds.n_trials} trial(s)"
+    rows, units = ("configurations", "pixels") if ds.shape is not None else ("bins", "neurons")
+    log(f"data: {ds.n_samples} {rows} x {N} {units}, {ds.n_trials} trial(s)"
         + (f"; training on {train.n_samples} bins, {test.n_samples} held out" if test is not None else ""))
 
     # fits
@@ -410,7 +411,7 @@ def make_report(data, fits=(), out="report", backend="auto", seed=0, force=False
     summary = {
         "package_version": __version__,
         "data": {"source": ds.source, "n_bins": int(ds.n_samples), "n_neurons": int(N), "n_trials": int(ds.n_trials),
-                 "temporal": temporal, "train_bins": int(train.n_samples),
+                 "temporal": temporal, "rows": rows, "units": units, "train_bins": int(train.n_samples),
                  "test_bins": int(test.n_samples) if test is not None else 0,
                  "mean_rate_per_bin": float(data_stats.rates.mean()),
                  "rate_range_per_bin": [float(data_stats.rates.min()), float(data_stats.rates.max())],
@@ -599,9 +600,9 @@ figure {{ margin: 2em 0; }} img {{ max-width: 100%; border: 1px solid #eee; }}
 figcaption {{ color: #444; font-size: 0.95em; }}
 </style></head><body>
 <h1>Independent, pairwise and kinetic models of {html.escape(d['source'] or 'the data')}</h1>
-<p>{d['n_bins']} time bins × {d['n_neurons']} neurons in {d['n_trials']} trial(s); mean firing probability
-{d['mean_rate_per_bin']:.4f} per bin (range {d['rate_range_per_bin'][0]:.4f}–{d['rate_range_per_bin'][1]:.4f}),
-on average {d['mean_K']:.2f} neurons active per bin{held}. Statistics are in the ±1 spin form
+<p>{d['n_bins']} {d['rows']} × {d['n_neurons']} {d['units']} in {d['n_trials']} trial(s); mean probability of
+being active (+1) {d['mean_rate_per_bin']:.4f} (range {d['rate_range_per_bin'][0]:.4f}–{d['rate_range_per_bin'][1]:.4f}),
+on average {d['mean_K']:.2f} {d['units']} active at once{held}. Statistics are in the ±1 spin form
 (s = 2x − 1); model statistics come from {summary['settings']['model_bins']} bins drawn from each fitted model
 (backend {html.escape(str(summary['settings']['backend']))}, seed {summary['settings']['seed']}).</p>
 <h2>Models</h2><ul>{models}</ul>
