@@ -496,6 +496,197 @@ def kinetic_steps(int8_t[:, ::1] spins, const double[::1] h, const double[:, ::1
                        (op + c * N) if op != NULL else NULL, ostride, refresh)
 
 
+# ============================================================================== multi-spin coding
+cdef extern from *:
+    """
+    /* Four uint64 words in one value: GCC/Clang vector extension (AVX2: one register; baseline x86-64:
+       two SSE2 registers).  The Cython code below uses ordinary operators (^ & | ~ << >> +) on it. */
+    #if defined(__GNUC__) || defined(__clang__)
+    typedef uint64_t ii_u64x4 __attribute__((vector_size(32)));
+    #define II_HAVE_VECTORS 1
+    static inline ii_u64x4 ii_splat4(uint64_t x) { ii_u64x4 v = {x, x, x, x}; return v; }
+    #if defined(__AVX__)
+    #include <immintrin.h>
+    #define II_ANY4_PTEST 1
+    static inline int ii_any4(ii_u64x4 v) { return !_mm256_testz_si256((__m256i)v, (__m256i)v); }
+    #else
+    #define II_ANY4_PTEST 0
+    static inline int ii_any4(ii_u64x4 v) { return (v[0] | v[1] | v[2] | v[3]) != 0; }
+    #endif
+    #else
+    #define II_ANY4_PTEST 0
+    typedef uint64_t ii_u64x4;  /* placeholder so that the module compiles; the kernel refuses to run */
+    #define II_HAVE_VECTORS 0
+    static inline ii_u64x4 ii_splat4(uint64_t x) { return x; }
+    static inline int ii_any4(ii_u64x4 v) { return v != 0; }
+    #endif
+    static inline ii_u64x4 ii_load4(const uint64_t *p) { ii_u64x4 v; memcpy(&v, p, sizeof v); return v; }
+    static inline void ii_store4(uint64_t *p, ii_u64x4 v) { memcpy(p, &v, sizeof v); }
+    static inline ii_u64x4 ii_lanes_below(Py_ssize_t n) {  /* all-ones in lanes 0..n−1 */
+        uint64_t w[4] = {n > 0 ? ~0ULL : 0, n > 1 ? ~0ULL : 0, n > 2 ? ~0ULL : 0, n > 3 ? ~0ULL : 0};
+        return ii_load4(w);
+    }
+    """
+    ctypedef uint64_t ii_u64x4
+    int II_HAVE_VECTORS
+    ii_u64x4 ii_splat4(uint64_t x) noexcept nogil
+    int ii_any4(ii_u64x4 v) noexcept nogil
+    ii_u64x4 ii_load4(const uint64_t* p) noexcept nogil
+    void ii_store4(uint64_t* p, ii_u64x4 v) noexcept nogil
+    ii_u64x4 ii_lanes_below(Py_ssize_t n) noexcept nogil
+    int II_ANY4_PTEST
+
+MSC_AVAILABLE = bool(II_HAVE_VECTORS)
+MSC_PTEST = bool(II_ANY4_PTEST)
+
+
+cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, const int8_t* cls_list, int n_cls, const uint64_t* gbits,
+                     int G, bint glauber, Py_ssize_t n_sweeps, uint64_t* gen) noexcept nogil:
+    """``n_sweeps`` checkerboard sweeps of 64 replicas stored bitwise in one L×L grid of words.
+
+    Bit b of a word is replica b's spin (1 = +1).  Per site, the number u of up neighbours and the
+    spin give the class 2u + (s = +1); each class has the 53-bit threshold T = ceil(p·2⁵³) of the
+    scalar kernels.  Classes with T = 2⁵³ accept without randomness, classes with T = 0 never do;
+    the others are listed in ``cls_list`` as (class, group) pairs, a group being a set of classes
+    with equal thresholds, whose bits are ``gbits[g, 0..52]`` (most significant first) as
+    all-ones/all-zero words.  ``cls_list`` ends with the never-accepting classes (group −1).
+    Replica b's uniform is U = Σᵢ (bit b of word i)·2^(52−i), words i = 0, 1, … drawn one per
+    step of the generator; the comparison U < T is made bit-serially for all 64 replicas at once
+    and stops as soon as every replica is decided.  Four sites of a colour (consecutive in the
+    split layout) are processed together, one xoshiro256** lane each.
+    """
+    cdef Py_ssize_t M = L // 2, Mp = (L // 2 + 3) // 4 * 4, t, r, k, j, i
+    cdef int colour, d, q, g, gi, cls
+    cdef uint64_t* black = <uint64_t*>calloc(L * Mp, sizeof(uint64_t))
+    cdef uint64_t* white = <uint64_t*>calloc(L * Mp, sizeof(uint64_t))
+    cdef uint64_t* halo = <uint64_t*>calloc(Mp + 2, sizeof(uint64_t))
+    cdef uint64_t* X
+    cdef uint64_t* O
+    cdef uint64_t* sr
+    cdef const uint64_t* o
+    cdef const uint64_t* oo
+    cdef const uint64_t* up
+    cdef const uint64_t* dn
+    cdef const uint64_t* bits
+    cdef ii_u64x4 la, lb, lc, ld, rv, tv
+    cdef ii_u64x4 s, a, b, c, e, s1, s2, c1, c2, c3, ones, twos, fours, valid, m, decided, und, res, B
+    cdef ii_u64x4 eqs[5]
+    cdef ii_u64x4 Gm[10]
+    for r in range(L):
+        for k in range(M):
+            j = 2 * k + (r & 1)
+            black[r * Mp + k] = grid[r * L + j]
+            white[r * Mp + k] = grid[r * L + (j ^ 1)]
+    la = ii_load4(gen)
+    lb = ii_load4(gen + 4)
+    lc = ii_load4(gen + 8)
+    ld = ii_load4(gen + 12)
+    for t in range(n_sweeps):
+        for colour in range(2):
+            X = black if colour == 0 else white
+            O = white if colour == 0 else black
+            for r in range(L):
+                sr = X + r * Mp
+                o = O + r * Mp
+                up = O + (r - 1) * Mp if r > 0 else O + (L - 1) * Mp
+                dn = O + (r + 1) * Mp if r < L - 1 else O
+                memcpy(halo + 1, o, M * sizeof(uint64_t))
+                halo[0] = o[M - 1]
+                halo[M + 1] = o[0]
+                d = -1 if ((r + colour) & 1) == 0 else 1
+                oo = halo + 1 + d
+                k = 0
+                while k < M:
+                    s = ii_load4(sr + k)
+                    a = ii_load4(up + k)
+                    b = ii_load4(dn + k)
+                    c = ii_load4(o + k)
+                    e = ii_load4(oo + k)
+                    valid = ii_lanes_below(M - k)
+                    s1 = a ^ b
+                    c1 = a & b
+                    s2 = c ^ e
+                    c2 = c & e
+                    ones = s1 ^ s2
+                    c3 = s1 & s2
+                    twos = c1 ^ c2 ^ c3
+                    fours = c1 & c2
+                    eqs[0] = ~(ones | twos | fours)
+                    eqs[1] = ones & ~twos
+                    eqs[2] = twos & ~ones
+                    eqs[3] = ones & twos
+                    eqs[4] = fours
+                    for g in range(G):
+                        Gm[g] = ii_splat4(0)
+                    decided = ~valid  # replicas whose outcome is not "accept for sure"
+                    for q in range(n_cls):
+                        cls = cls_list[2 * q]
+                        gi = cls_list[2 * q + 1]
+                        m = eqs[cls >> 1] & (s if (cls & 1) else ~s)
+                        decided = decided | m
+                        if gi >= 0:
+                            Gm[gi] = Gm[gi] | (m & valid)
+                    res = ~decided  # the classes with T = 2⁵³
+                    und = ii_splat4(0)
+                    for g in range(G):
+                        und = und | Gm[g]
+                    if ii_any4(und):
+                        bits = gbits
+                        for i in range(53):
+                            rv = (lb << 2) + lb  # one step of the four xoshiro256** lanes → rv
+                            rv = (rv << 7) | (rv >> 57)
+                            rv = (rv << 3) + rv
+                            tv = lb << 17
+                            lc = lc ^ la
+                            ld = ld ^ lb
+                            lb = lb ^ lc
+                            la = la ^ ld
+                            lc = lc ^ tv
+                            ld = (ld << 45) | (ld >> 19)
+                            B = Gm[0] & ii_splat4(bits[0])
+                            for g in range(1, G):
+                                B = B | (Gm[g] & ii_splat4(bits[53 * g]))
+                            bits += 1
+                            res = res | (und & B & ~rv)
+                            und = und & ~(B ^ rv)
+                            if not ii_any4(und):
+                                break
+                    s = ii_load4(sr + k)
+                    ii_store4(sr + k, res if glauber else (s ^ res))
+                    k += 4
+    ii_store4(gen, la)
+    ii_store4(gen + 4, lb)
+    ii_store4(gen + 8, lc)
+    ii_store4(gen + 12, ld)
+    for r in range(L):
+        for k in range(M):
+            j = 2 * k + (r & 1)
+            grid[r * L + j] = black[r * Mp + k]
+            grid[r * L + (j ^ 1)] = white[r * Mp + k]
+    free(black)
+    free(white)
+    free(halo)
+
+
+def msc_sweeps(uint64_t[:, :, ::1] words, const int8_t[:, ::1] cls_list, const uint64_t[:, ::1] gbits, bint glauber,
+               Py_ssize_t n_sweeps, uint64_t[:, ::1] state, int n_threads=1):
+    """Multi-spin-coded checkerboard sweeps of (C, L, L) uint64 words (64 replicas each, periodic L×L
+    lattice); chain c draws from generator row c (its four xoshiro256** lanes, stepped directly).
+    ``cls_list`` (n, 2): (class, group) of the classes that do not accept for sure, group −1 = never."""
+    cdef Py_ssize_t C = words.shape[0], L = words.shape[1], c
+    cdef int G = gbits.shape[0], n_cls = cls_list.shape[0]
+    cdef int8_t dummy[2]
+    if not II_HAVE_VECTORS:
+        raise RuntimeError("the multi-spin-coded kernel needs GCC or Clang vector extensions")
+    if C == 0:
+        return
+    if G > 10 or gbits.shape[1] != 53 or n_cls > 10 or (n_cls > 0 and cls_list.shape[1] != 2):
+        raise ValueError("bad multi-spin-coding tables")
+    for c in prange(C, nogil=True, schedule="static", num_threads=n_threads):
+        _msc_chain(&words[c, 0, 0], L, &cls_list[0, 0] if n_cls > 0 else dummy, n_cls,
+                   &gbits[0, 0] if G > 0 else NULL, G, glauber, n_sweeps, &state[c, 0])
+
+
 # ============================================================================== utilities
 def same_bytes(a, b):
     """True when two arrays hold the same bytes (same dtype and shape; memcmp without the GIL)."""

@@ -304,18 +304,78 @@ class CythonBackend(Backend):
 
     # ------------------------------------------------------------------ extra fast paths
     def msc_sweeps(self, words, J, h, rule, n_sweeps, rng):
-        """Multi-spin-coded checkerboard sweeps of (C, L, L) uint64 words, 64 replicas per word
-        (see :func:`inverse_ising.backends.msc.msc_sweeps`)."""
-        from .msc import msc_sweeps
-
+        """Multi-spin-coded checkerboard sweeps of (C, L, L) uint64 words, 64 replicas per word;
+        see :func:`msc_sweeps`."""
         return msc_sweeps(words, J, h, rule, n_sweeps, rng, n_threads=self.n_threads)
 
     def wolff_updates(self, spins, J, boundary, n_clusters, rng):
-        """Wolff single-cluster updates of (C, L, L) int8 spins at h = 0
-        (see :func:`inverse_ising.backends.wolff.wolff_updates`)."""
-        from .wolff import wolff_updates
-
+        """Wolff single-cluster updates of (C, L, L) int8 spins at h = 0; see :func:`wolff_updates`."""
         return wolff_updates(spins, J, boundary, n_clusters, rng, n_threads=self.n_threads)
+
+
+# ---------------------------------------------------------------------------- multi-spin coding
+def msc_pack(spins):
+    """(64·C, L, L) int8 replicas → (C, L, L) uint64 words: bit b of word c is replica 64c + b (1 = +1)."""
+    spins = np.asarray(spins)
+    if spins.ndim != 3 or spins.shape[0] % 64:
+        raise InputError(f"multi-spin coding packs 64·C replicas of shape (L, L), got shape {spins.shape}")
+    bits = (spins > 0).reshape(-1, 64, *spins.shape[1:]).astype(np.uint64)
+    shifts = np.arange(64, dtype=np.uint64).reshape(1, 64, 1, 1)
+    return np.bitwise_or.reduce(bits << shifts, axis=1)
+
+
+def msc_unpack(words):
+    """Inverse of :func:`msc_pack`: (C, L, L) uint64 → (64·C, L, L) int8 in {−1, +1}."""
+    words = np.asarray(words, dtype=np.uint64)
+    shifts = np.arange(64, dtype=np.uint64).reshape(1, 64, 1, 1)
+    bits = (words[:, None] >> shifts) & np.uint64(1)
+    return (2 * bits.astype(np.int8) - 1).reshape(-1, *words.shape[1:])
+
+
+def msc_tables(J, h, rule):
+    """Per-class thresholds of the multi-spin-coded kernel, from the reference's lattice table.
+
+    Class 2u + b: u up-neighbours (neighbour sum n = 2u − 4), spin s = 2b − 1, threshold
+    T = ceil(p·2⁵³) with p = table[3n + s + 13].  Returns (cls_list, gbits): cls_list holds the
+    (class, group) pairs of the classes with 0 < T < 2⁵³, g indexing the groups of equal
+    thresholds, then (class, −1) for the classes with T = 0 (never); classes with T = 2⁵³ accept
+    always.  gbits[g, i] is all ones where bit 52 − i of T_g is set.
+    """
+    T = _baseline_kernels.thresholds53(lattice_tables(float(J), float(h), rule))
+    cls_T = [int(T[3 * (2 * u - 4) + (2 * b - 1) + 13]) for u in range(5) for b in range(2)]
+    groups = sorted({t for t in cls_T if 0 < t < 2**53})
+    pairs = [(k, groups.index(t)) for k, t in enumerate(cls_T) if 0 < t < 2**53]
+    pairs += [(k, -1) for k, t in enumerate(cls_T) if t == 0]
+    cls_list = np.array(pairs, dtype=np.int8).reshape(-1, 2)
+    gbits = np.zeros((len(groups), 53), dtype=np.uint64)
+    for g, t in enumerate(groups):
+        for i in range(53):
+            if (t >> (52 - i)) & 1:
+                gbits[g, i] = np.uint64(0xFFFFFFFFFFFFFFFF)
+    return cls_list, gbits
+
+
+def msc_sweeps(words, J, h, rule, n_sweeps, rng, n_threads=1):
+    """``n_sweeps`` checkerboard sweeps of 64·C lattice replicas stored bitwise, (C, L, L) uint64, in place.
+
+    Each replica follows the reference's Metropolis / Glauber rule (same probabilities, periodic
+    L×L lattice, checkerboard order) with its own 53-bit uniform per update: bit b of the words
+    drawn for a site belongs to replica b only, so replicas are independent Markov chains that
+    share generator calls but no random bits.  ``rng`` is ``make_rng(seed_seq, C)`` (one generator
+    per word, i.e. per 64 replicas); its four lanes are stepped directly, one per site of a group
+    of four.  Start replicas independently (e.g. ``msc_pack`` of random spins).
+    """
+    check_rule(rule)
+    if not _kernels.MSC_AVAILABLE:
+        raise InputError("the multi-spin-coded kernel needs a build with GCC or Clang")
+    if not isinstance(words, np.ndarray) or words.dtype != np.uint64 or words.ndim != 3 \
+            or words.shape[1] != words.shape[2] or not words.flags.c_contiguous:
+        raise InputError(f"words must be a C-contiguous (C, L, L) uint64 array, got {getattr(words, 'shape', words)}")
+    check_lattice_shape(words.shape[-1], "periodic")
+    cls_list, gbits = msc_tables(J, h, rule)
+    state = CythonBackend._state(rng, words.shape[0])
+    threads = min(max(1, int(n_threads)), max(1, words.shape[0]))
+    _kernels.msc_sweeps(words, cls_list, gbits, rule == "glauber", int(n_sweeps), state, threads)
 
 
 def _syrk(batch):
