@@ -58,6 +58,7 @@ from scipy.special import xlogy
 
 from .errors import InputError
 from .models import LatticeIsing, PairwiseIsing
+from .pseudolikelihood import _blas_threads, _unique_rows
 from .validation import as_positive_int, as_scalar, as_spins
 
 #: Shrinkage used for exact moments whose covariance is singular.
@@ -68,22 +69,29 @@ SINGULAR_SHRINKAGE = 1e-6
 # Moments and shrinkage
 # ---------------------------------------------------------------------------------------------
 
-def _data_moments(X, block=1 << 15):
-    """(m, C, M, Ledoit–Wolf numerator Σ_{i≠j} Var(Ĉᵢⱼ)) of (M, N) spins, in float64 blocks."""
+def _data_moments(X, block=1 << 14):
+    """(m, C, M, Ledoit–Wolf numerator Σ_{i≠j} Var(Ĉᵢⱼ)) of (M, N) spins, in float64 blocks.
+
+    Repeated rows are merged first (weights = counts) and the products run on one BLAS thread
+    (see :func:`inverse_ising.pseudolikelihood._blas_threads`).
+    """
     S = as_spins(X, name="X")
     if S.ndim != 2:
         raise InputError(f"X must be a 2-D (samples, spins) array, got shape {S.shape}")
     M, N = S.shape
     if N < 2:
         raise InputError(f"X must have at least 2 spins (columns), got shape {S.shape}")
-    m = S.sum(axis=0, dtype=np.int64) / M
+    U, w = _unique_rows(S)
+    m = (U.T.astype(np.float64) @ w) / M
     second = np.zeros((N, N))
     fourth = np.zeros((N, N))
-    for a in range(0, M, block):
-        D = S[a:a + block] - m  # centred, float64
-        second += D.T @ D
-        D2 = D * D
-        fourth += D2.T @ D2
+    with _blas_threads(1 if N <= 256 else None):
+        for a in range(0, U.shape[0], block):
+            D = U[a:a + block] - m  # centred, float64
+            wb = w[a:a + block, None]
+            second += D.T @ (D * wb)
+            D2 = D * D
+            fourth += D2.T @ (D2 * wb)
     C = second / M
     # Var(Ĉᵢⱼ) ≈ (1/M) (⟨dᵢ²dⱼ²⟩ − Ĉᵢⱼ²) with d the centred spins (Schäfer & Strimmer 2005).
     var = (fourth / M - C * C) / max(M - 1, 1)
