@@ -292,13 +292,13 @@ class _Objective:
             # term from the exact moments, or 1 + e in float32 — leaves the line search a
             # staircase of rounding errors and costs more evaluations than it saves.)
             np.minimum(U, 0.0, out=U)
-            rows = 2.0 * U.sum(axis=1, dtype=np.float64) - np.log(np.prod(np.add(E, 1.0, dtype=np.float64), axis=1))
+            rows = 2.0 * U.sum(axis=1) - np.log(np.prod(np.add(E, 1.0, dtype=np.float64), axis=1))
             loglik += float(rows @ w[:, 0].astype(np.float64))
             T = 1.0 - E
             T /= 1.0 + E
             np.copysign(T, F, out=T)                # tanh f
             T *= w
-            tanh_sum += T.sum(axis=0, dtype=np.float64)
+            tanh_sum += T.sum(axis=0)  # per block in the work precision, across blocks in float64
             tanh_W += (Z.T @ T).astype(np.float64)
         return loglik, self.a - tanh_sum, self.B - tanh_W
 
