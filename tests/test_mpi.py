@@ -315,3 +315,33 @@ def test_fit_interrupted_under_mpi_resumes_from_its_checkpoint(fit_data, tmp_pat
     whole, resumed = fit_result(tmp_path / "whole.npz"), fit_result(tmp_path / "cut.npz")
     assert int(resumed["iterations"]) == int(whole["iterations"]) == 12
     assert np.array_equal(resumed["h"], whole["h"]) and np.array_equal(resumed["J"], whole["J"])
+
+
+def test_cli_fit_under_mpiexec(fit_data, tmp_path):
+    """`mpiexec -n 2 inverse-ising fit DATA --backend mpi -o fit.npz`: rank 0 writes the fit and
+    removes its default checkpoint; bad input ends both ranks with one message and status 2."""
+    from inverse_ising.cli import COMMANDS
+
+    if "fit" not in COMMANDS:
+        pytest.skip("`inverse-ising fit` is not registered in inverse_ising.cli.COMMANDS yet")
+    from inverse_ising.io import load_model
+
+    data, truth = fit_data
+    args = CLI + ["fit", data, "--backend", "mpi", "--seed", 3, "--chains", 400, "--no-progress"]
+    result = check(run_mpi(2, args + ["-o", tmp_path / "fit.npz"], timeout=60)[0])
+    assert result.stdout.count("wrote") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.npz"]  # no checkpoint or temporary left
+    model = load_model(tmp_path / "fit.npz")[0]
+    assert rmse(model.J, truth.J) < 0.1 * np.abs(truth.J).max()
+
+    with np.load(data) as f:
+        X = f["spins"].copy()
+    X[5, 3] = 3
+    np.savez(tmp_path / "bad.npz", spins=X)
+    for argv, message in ((args + ["-o", tmp_path / "fit.npz"], "fit.npz already exists"),
+                          (CLI + ["fit", tmp_path / "bad.npz", "--backend", "mpi", "-o", tmp_path / "bad_fit.npz"],
+                           "found 3 at index (5, 3)")):
+        bad, seconds = run_mpi(2, argv, timeout=30)
+        assert bad.returncode == 2 and seconds < 10, bad.stderr
+        assert bad.stderr.count(message) == 1, f"the message should be shown once (by rank 0):\n{bad.stderr}"
+    assert not (tmp_path / "bad_fit.npz").exists()
