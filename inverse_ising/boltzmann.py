@@ -380,7 +380,7 @@ class _FisherProducts:
         return fh, fJ
 
 
-def _natural_direction(targets, gh, gJ, fisher, l2, cg_iter, model_var=None, damping=0.3):
+def _natural_direction(targets, gh, gJ, fisher, l2, cg_iter, model_var=None, mask=None, damping=0.3):
     """Approximately solve (F + 2 l2 + λD) δ = g by preconditioned CG in centred coordinates.
 
     g is the penalised gradient in centred coordinates (a, J), hᵢ = aᵢ − Σⱼ Jᵢⱼcⱼ.
@@ -390,8 +390,9 @@ def _natural_direction(targets, gh, gJ, fisher, l2, cg_iter, model_var=None, dam
     (λ = 0.3 keeps the step out of directions the sampled F cannot resolve).  The Fisher-vector
     products come from the stored states, with their diagonal raised to D where it falls short:
     a pair that fires together a few times in the data has a curvature that a few thousand
-    stored states cannot estimate, but the chains' moments give it exactly.  Returns the centred step (δa, δJ); the plain one
-    is δh = δa − δJ c.
+    stored states cannot estimate, but the chains' moments give it exactly.  ``mask`` (boolean
+    (N,), (N, N)) confines the step to the free parameters.  Returns the centred step (δa, δJ);
+    the plain one is δh = δa − δJ c.
     """
     N = targets.N
     Da, DJ = model_var if model_var is not None else (targets.v_single, targets.v_pair)
@@ -399,6 +400,8 @@ def _natural_direction(targets, gh, gJ, fisher, l2, cg_iter, model_var=None, dam
     DJ = DJ + 2 * l2
     np.fill_diagonal(DJ, 1.0)
     ra, rJ = targets.to_centred_gradient(gh, gJ)
+    if mask is not None:
+        ra, rJ = ra * mask[0], rJ * mask[1]
     if fisher is not None and cg_iter > 0:
         fa, fJ = centred_variances(fisher.e_s, fisher.e_ss, targets.c)  # the states' own diagonal
         # raise (never lower: that could make the matrix indefinite) the sampled diagonal to D
@@ -416,6 +419,8 @@ def _natural_direction(targets, gh, gJ, fisher, l2, cg_iter, model_var=None, dam
         qa = qa + corr_a * pa
         qJ = qJ + corr_J * pJ
         np.fill_diagonal(qJ, 0.0)
+        if mask is not None:
+            qa, qJ = qa * mask[0], qJ * mask[1]
         pq = pa @ qa + 0.5 * np.sum(pJ * qJ)
         if not np.isfinite(pq) or pq <= 0:
             break
@@ -467,6 +472,32 @@ class _PairwiseProblem:
         self.keep_states = keep_states if keep_states is not None else int(min(20000, max(2000, 10 * self.n_params)))
         self.track_likelihood = track_likelihood
         self.fisher_limit = fisher_limit
+        # Units that never (always) fire: their couplings are not identifiable (sᵢ ≡ ∓1 makes Jᵢⱼ
+        # a field on j), so they are decoupled, Jᵢⱼ = 0, as in pseudo-likelihood, and their field
+        # is the penalised optimum of the single unit, ±1 − tanh hᵢ − 2 l2 hᵢ = 0.
+        never, always = _constant_units(spins)
+        self.constant = np.concatenate([never, always]).astype(int)
+        self.free_h = np.ones(N, dtype=bool)
+        self.free_J = ~np.eye(N, dtype=bool)
+        self.h_fixed = np.zeros(N)
+        if self.constant.size:
+            if l2 <= 0:
+                raise InputError(f"units {_describe(self.constant)} never or always fire: their fields are "
+                                 f"infinite without a penalty; pass l2 > 0 (the default is 1/M)")
+            self.free_h[self.constant] = False
+            self.free_J[self.constant, :] = False
+            self.free_J[:, self.constant] = False
+            for i in never:
+                self.h_fixed[i] = _penalised_constant_field(-1.0, l2)
+            for i in always:
+                self.h_fixed[i] = _penalised_constant_field(1.0, l2)
+        self.free_flat = np.concatenate([self.free_h, self.free_J[self.iu]])
+
+    def enforce(self):
+        """Hold the parameters of constant units at their fixed values."""
+        if self.constant.size:
+            self.h = np.where(self.free_h, self.h, self.h_fixed)
+            self.J = np.where(self.free_J, self.J, 0.0)
 
     # -- parameters --------------------------------------------------------------------------
     def theta(self):
@@ -480,15 +511,21 @@ class _PairwiseProblem:
         return PairwiseIsing(self.h, self.J)
 
     def apply_step(self, dh, dJ):
-        """θ ← θ + δ; with L1, couplings that would cross zero stop at zero (orthant-wise)."""
+        """θ ← θ + δ.  With L1 the step is orthant-wise (as in OWL-QN): a coupling at zero moves
+        only in the direction of its pseudo-gradient (not at all when |Δ| ≤ l1), and a coupling
+        that would cross zero stops at zero."""
         J_old = self.J
         self.h = self.h + dh
         J_new = J_old + dJ
         if self.l1 > 0:
-            crossed = (J_old != 0) & (np.sign(J_new) != np.sign(J_old))
-            J_new[crossed] = 0.0
+            pg = self._pseudo_gradient_J
+            at_zero = J_old == 0
+            wrong_way = at_zero & (np.sign(dJ) != np.sign(pg))
+            crossed = ~at_zero & (np.sign(J_new) != np.sign(J_old))
+            J_new[wrong_way | crossed] = 0.0
         np.fill_diagonal(J_new, 0.0)
         self.J = 0.5 * (J_new + J_new.T)
+        self.enforce()
 
     # -- measurement -------------------------------------------------------------------------
     def measure(self, chains, n_sweeps, burn):
@@ -503,12 +540,17 @@ class _PairwiseProblem:
             nz = self.J != 0
             gJ = np.where(nz, gJ - self.l1 * np.sign(self.J), np.sign(gJ) * np.maximum(np.abs(gJ) - self.l1, 0.0))
         np.fill_diagonal(gJ, 0.0)
+        self._pseudo_gradient_J = gJ
         g_raw = np.concatenate([gh, gJ[self.iu]])
         ga, gJc = t.to_centred_gradient(gh, gJ)
         g_c = np.concatenate([ga, gJc[self.iu]])
         z_raw, z_c = g_raw / t.se_raw, g_c / t.se_centred
         r_raw, r_c = smp.se_raw / t.se_raw, smp.se_centred / t.se_centred
-        r2 = np.concatenate([r_raw, r_c]) ** 2
+        # moments of units that never/always fire are not tested: their parameters are held
+        # (see __init__), and those moments are fixed by the other units' means
+        k = self.free_flat
+        zr, zc, rr, rc = z_raw[k], z_c[k], r_raw[k], r_c[k]
+        r2 = np.concatenate([rr, rc]) ** 2
         finite = bool(np.all(np.isfinite(smp.raw)))
         ll = float("nan")
         if self.track_likelihood and finite:
@@ -517,12 +559,12 @@ class _PairwiseProblem:
             ll = log_likelihood(self.model(), self.spins)
         return _Measurement(
             sample=smp, gh=gh, gJ=gJ, g_flat=g_raw, z_raw=z_raw, z_centred=z_c, r_centred=r_c,
-            max_z_raw=float(np.max(np.abs(z_raw))), max_z_centred=float(np.max(np.abs(z_c))),
-            max_z=float(max(np.max(np.abs(z_raw)), np.max(np.abs(z_c)))),
-            msz=float(np.mean(z_raw ** 2)), msz_centred=float(np.mean(z_c ** 2)),
-            msz_gain=float(np.mean(z_c ** 2)), noise_gain=float(np.mean(r_c ** 2)),
+            max_z_raw=float(np.max(np.abs(zr))), max_z_centred=float(np.max(np.abs(zc))),
+            max_z=float(max(np.max(np.abs(zr)), np.max(np.abs(zc)))),
+            msz=float(np.mean(zr ** 2)), msz_centred=float(np.mean(zc ** 2)),
+            msz_gain=float(np.mean(zc ** 2)), noise_gain=float(np.mean(rc ** 2)),
             noise=float(np.sqrt(np.mean(r2))) if np.all(np.isfinite(r2)) else float("inf"),
-            n_moments=z_raw.size + z_c.size, n_states=smp.n_states, finite=finite, log_likelihood=ll, extra={},
+            n_moments=zr.size + zc.size, n_states=smp.n_states, finite=finite, log_likelihood=ll, extra={},
         )
 
     # -- steps -------------------------------------------------------------------------------
@@ -534,14 +576,15 @@ class _PairwiseProblem:
             fisher, cg = _FisherProducts(smp.states, smp.n_states_kept, backend), self.cg_iter
         t = self.targets
         model_var = centred_variances(smp.mean, smp.second, t.c, t.floor)
-        da, dJ = _natural_direction(t, meas.gh, meas.gJ, fisher, self.l2, cg, model_var)
+        mask = (self.free_h, self.free_J) if self.constant.size else None
+        da, dJ = _natural_direction(t, meas.gh, meas.gJ, fisher, self.l2, cg, model_var, mask)
         biggest = max(float(np.max(np.abs(da))), float(np.max(np.abs(dJ))))
         factor = lr * min(1.0, trust / biggest) if biggest > 0 else 0.0
         return self.targets.from_centred_step(factor * da, factor * dJ)
 
     def flat_gradient(self, meas):
-        """∇ℓ as a vector (h, J_{i<j}) for Adam and SGD."""
-        return meas.g_flat
+        """∇ℓ as a vector (h, J_{i<j}) for Adam and SGD (zero for the held parameters)."""
+        return meas.g_flat * self.free_flat
 
     def split(self, flat):
         return flat[:self.N], _sym(flat[self.N:], self.N, self.iu)
@@ -1076,6 +1119,15 @@ def as_lattice_data(X, shape=None, name="data"):
     return np.ascontiguousarray(grids), L
 
 
+def _penalised_constant_field(m, l2):
+    """The field of a unit that is always m = ±1 under the penalty: root of m − tanh h − 2 l2 h."""
+    from scipy.optimize import brentq
+
+    f = lambda h: m - math.tanh(h) - 2 * l2 * h  # noqa: E731
+    lo, hi = (-60.0, 0.0) if m < 0 else (0.0, 60.0)
+    return float(brentq(f, lo, hi, xtol=1e-12))
+
+
 def _random_pairwise(N, seed_seq):
     rng = np.random.default_rng(seed_seq)
     J = np.triu(rng.normal(0.0, 0.1, size=(N, N)), 1)
@@ -1228,6 +1280,7 @@ def boltzmann_pairwise(X, l2=None, l1=0.0, *, init="pseudolikelihood", optimizer
     def initialise():
         h, J, how = pairwise_start(init, spins, l2, _child(root, 1))
         problem.h, problem.J = h, J
+        problem.enforce()
         start_info["init"] = how
 
     chains, root, start = _prepare_run(problem, opts, root, spins, n_chains, fingerprint, initialise)
