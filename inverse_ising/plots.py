@@ -156,41 +156,56 @@ def plot_firing_rates(rates, err, models=None, unit="spikes per bin", title=None
     return fig
 
 
-def plot_spike_count(p_data, err, models=None, title=None, n_data=None):
-    """P(K), the probability that K neurons fire in one bin, on a log scale: data and models.
+def _group_counts(p, err, width):
+    """Sum P(K) over groups of ``width`` consecutive K (errors added in quadrature)."""
+    n = -(-p.size // width)
+    pad = n * width - p.size
+    P = np.append(p, np.zeros(pad)).reshape(n, width).sum(axis=1)
+    E = None if err is None else np.sqrt((np.append(err, np.zeros(pad)) ** 2).reshape(n, width).sum(axis=1))
+    return P, E
+
+
+def plot_spike_count(p_data, err, models=None, title=None, n_data=None, units="neurons", rows="bins",
+                     max_points=80):
+    """P(K), the probability that K units are active (+1) together, on a log scale: data and models.
 
     Values of K that the data never show are not drawn for the data; a model curve is drawn where
-    it is positive. ``n_data``: number of bins, used to mark the resolution limit 1/n_data.
+    it is positive. ``n_data``: number of rows of data, marking the resolution limit 1/n_data.
+    With more than ``max_points`` values of K (large populations, images) P is summed over
+    groups of consecutive K (data errors added in quadrature) and drawn at the groups' centres.
     """
     plt = require_matplotlib()
     p = np.asarray(p_data, float)
-    K = np.arange(p.size)
+    width = max(1, -(-p.size // max_points))
+    p, err = _group_counts(p, None if err is None else np.asarray(err, float), width)
+    models = {n: _group_counts(np.asarray(q, float), None, width)[0] for n, q in (models or {}).items()}
+    K = np.arange(p.size) * width + (width - 1) / 2.0
     fig, ax = plt.subplots(figsize=(7.5, 5))
     seen = p > 0
-    last = int(K[seen].max()) if seen.any() else p.size - 1
     yerr = None
     if err is not None:
-        e = np.asarray(err, float)[seen]
+        e = err[seen]
         yerr = np.vstack([np.minimum(e, p[seen] * 0.999), e])  # keep lower bars above 0 on a log axis
-    ax.errorbar(K[seen], p[seen], yerr=yerr, fmt="o", color=_DATA_COLOR, ms=5, capsize=2, zorder=4,
-                label="data ± 1 s.e.")
+    ax.errorbar(K[seen], p[seen], yerr=yerr, fmt="o", color=_DATA_COLOR, ms=5 if width == 1 else 4, capsize=2,
+                zorder=4, label="data ± 1 s.e.")
     floor = min(p[seen].min() if seen.any() else 1.0, 1.0 / n_data if n_data else 1.0) / 20
-    upto = last
-    for name, q in (models or {}).items():
+    shown = seen.copy()
+    for name, q in models.items():
         st = style(name)
-        q = np.asarray(q, float)
         ok = q > 0
-        shown = ok & (q >= floor)
-        upto = max(upto, int(K[shown].max()) if shown.any() else 0)
+        shown |= ok & (q >= floor)
         ax.plot(K[ok], q[ok], "-", marker=st["marker"], ms=3.5, color=st["color"], label=st["label"], alpha=0.85)
     if n_data:
-        ax.axhline(1.0 / n_data, color="0.6", lw=0.8, ls=":", label=f"1 / number of bins ({n_data})")
+        ax.axhline(1.0 / n_data, color="0.6", lw=0.8, ls=":", label=f"1 / number of {rows} ({n_data})")
     ax.set_yscale("log")
-    ax.set_xlim(-0.5, min(p.size - 1, upto + 1) + 0.5)
+    lo, hi = (K[shown].min(), K[shown].max()) if shown.any() else (0, K[-1])
+    pad = max(1.0, 0.05 * (hi - lo))
+    ax.set_xlim(max(-0.5, lo - pad), min(K[-1] + 0.5 * width, hi + pad))
     ax.set_ylim(floor, 1.5)
-    ax.set_xlabel("K, number of neurons active in one bin")
+    ax.set_xlabel(f"K, number of {units} active in one {rows[:-1]}"
+                  + (f" (P summed over groups of {width} values of K)" if width > 1 else ""))
     ax.set_ylabel("P(K)  (log scale)")
-    ax.set_title(title or "Probability that K neurons fire together")
+    ax.set_title(title or f"Probability that K {units} are active together")
     ax.legend(fontsize=8, frameon=False)
     ax.grid(alpha=0.25, which="both")
     fig.tight_layout()

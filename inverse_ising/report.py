@@ -204,7 +204,7 @@ def fit_pairwise(spins, backend="auto", seed=None, progress=None, **options):
 
     Calls :func:`inverse_ising.fit.fit` (``model="pairwise", method="boltzmann"``; its default
     start is the pseudo-likelihood estimate); ``options`` go to it (e.g. ``n_chains``, ``tol``,
-    ``check_noise``, ``max_sweeps``). Returns (model, meta, history).
+    ``check_noise``, ``max_sweeps``). Returns (model, meta, history, result object or None).
     """
     try:
         from .fit import fit
@@ -213,15 +213,15 @@ def fit_pairwise(spins, backend="auto", seed=None, progress=None, **options):
     if fit is not None:
         result = fit(spins, model="pairwise", method="boltzmann", backend=backend, seed=seed, progress=progress,
                      **options)
-        meta = dict(getattr(result, "meta", None) or getattr(result, "info", None) or {})
+        meta = dict(getattr(result, "meta", None) or {})
         meta.setdefault("method", "boltzmann")
-        return result.model, meta, dict(getattr(result, "history", None) or {})
+        return result.model, meta, dict(getattr(result, "history", None) or {}), result
     from .boltzmann import boltzmann_pairwise
 
     result = boltzmann_pairwise(spins, backend=backend, seed=seed, progress=progress, **options)
     meta = {"method": "boltzmann", "converged": bool(result["converged"]), "iterations": int(result["iterations"]),
             "max_z": float(result["max_z"]), **{k: v for k, v in result["info"].items() if np.ndim(v) == 0}}
-    return result["model"], meta, dict(result["history"])
+    return result["model"], meta, dict(result["history"]), None
 
 
 def fit_kinetic_model(spins, trial_starts, symmetric, progress=None):
@@ -229,7 +229,7 @@ def fit_kinetic_model(spins, trial_starts, symmetric, progress=None):
     from .kinetic import fit_kinetic
 
     kf = fit_kinetic(spins, method="ml", symmetric=symmetric, trial_starts=trial_starts, progress=progress)
-    return kf.model, dict(kf.meta), dict(kf.history)
+    return kf.model, dict(kf.meta), dict(kf.history), kf
 
 
 # ------------------------------------------------------------------------------------ statistics
@@ -369,13 +369,14 @@ def make_report(data, fits=(), out="report", backend="auto", seed=0, force=False
         t0 = time.perf_counter()
         log(f"{name.replace('_', ' ')}: fitting on {train.n_samples} bins ...")
         if name == "pairwise":
-            model, meta, history = fit_pairwise(train.spins, backend=backend, seed=seed, progress=progress,
-                                                **(pairwise_options or {}))
+            model, meta, history, result = fit_pairwise(train.spins, backend=backend, seed=seed, progress=progress,
+                                                        **(pairwise_options or {}))
         else:
-            model, meta, history = fit_kinetic_model(train.spins, train.trial_starts, name == "kinetic_symmetric",
-                                                     progress=progress)
+            model, meta, history, result = fit_kinetic_model(train.spins, train.trial_starts,
+                                                             name == "kinetic_symmetric", progress=progress)
         timings[f"fit_{name}_s"] = round(time.perf_counter() - t0, 2)
-        fitted[name] = {"model": model, "meta": meta, "history": history, "source": "fitted here", "fitted_here": True}
+        fitted[name] = {"model": model, "meta": meta, "history": history, "source": "fitted here", "fitted_here": True,
+                        "result": result}
         log(f"  done in {timings[f'fit_{name}_s']:.1f} s")
 
     # statistics
@@ -388,7 +389,7 @@ def make_report(data, fits=(), out="report", backend="auto", seed=0, force=False
     for k, name in enumerate(MODEL_ORDER[1:], start=1):
         if name not in fitted:
             continue
-        log(f"{name.replace('_', ' ')}: drawing {n_model} bins from the model ...")
+        log(f"{name.replace('_', ' ')}: drawing {n_model} {rows} from the model ...")
         X, starts = _model_samples(name, fitted[name]["model"], train, n_model, backend, seeds[k], progress)
         kinetic = name.startswith("kinetic")
         stats[name] = Statistics(X, starts, triplet_neurons, n_blocks=None, temporal=kinetic)
@@ -449,8 +450,11 @@ def _save_models(folder, models, h_ind):
                meta={"method": "independent"})
     for name, m in models.items():
         if name != "independent" and m["fitted_here"]:
-            save_model(os.path.join(folder, f"fit_{name}.npz"), m["model"], meta=_jsonable(m["meta"]),
-                       history=m["history"])
+            path = os.path.join(folder, f"fit_{name}.npz")
+            if hasattr(m.get("result"), "save"):
+                m["result"].save(path)  # the fitter's own file (with its standard errors)
+            else:
+                save_model(path, m["model"], meta=_jsonable(m["meta"]), history=m["history"])
 
 
 def _jsonable(obj):
@@ -532,9 +536,10 @@ def _write_figures(folder, ds, train, data_stats, stats, models, h_ind, summary,
         title=f"Connected three-point correlations Tᵢⱼₖ (±1 spins, {data_stats.T.size} triplets of "
               f"{'all ' if n_trip == N else 'the most active '}{n_trip} neurons)",
         notes={n: f"χ²/entry = {comp[n]['T_chi2']:.3g}" for n in names}))
+    rows, units = summary["data"]["rows"], summary["data"]["units"]
     save("spike_count.png", plots.plot_spike_count(
-        data_stats.P, data_stats.P_err, {n: stats[n].P for n in names}, n_data=train.n_samples,
-        title=f"P(K): probability that K of the {N} neurons fire in one bin"))
+        data_stats.P, data_stats.P_err, {n: stats[n].P for n in names}, n_data=train.n_samples, units=units,
+        rows=rows, title=f"P(K): probability that K of the {N} {units} are active in one {rows[:-1]}"))
     histories = {n: models[n]["history"] for n in names if models[n]["history"]}
     save("learning_curves.png", plots.plot_learning_curves(histories))
     couplings = {n: models[n]["model"].to_pairwise().J if isinstance(models[n]["model"], LatticeIsing)
