@@ -23,20 +23,23 @@ the rows are solved *together* as one problem of N + N(N−1) unknowns, with J u
 i.e. all rows at once: the field matrix F = S Jᵀ + h and the gradient Sᵀ G are one matrix
 product each.  Implementation notes (all exact reformulations, not approximations):
 
-* *Preconditioning.*  Spins of sparse data have means near −1, which makes the field and the
-  couplings nearly collinear and slows a quasi-Newton method down by orders of magnitude.  The
-  solver works with standardised spins s̃ⱼ = (sⱼ − mⱼ)/σⱼ (σⱼ = √(1 − mⱼ²)), for which
-  fᵢ = h̃ᵢ + Σⱼ J̃ᵢⱼ s̃ⱼ with J̃ᵢⱼ = σⱼJᵢⱼ and h̃ᵢ = hᵢ + Σⱼ Jᵢⱼmⱼ: the same objective in
-  better-conditioned coordinates (the penalty stays on the original h and J).
-* *Stable terms.*  With u = sᵢfᵢ:  sᵢfᵢ − ln 2cosh fᵢ = −ln(1 + e^{−2u}) =
-  −max(−2u, 0) − ln(1 + e^{−2|u|}) and gᵢ = 2sᵢ σ(−2u).  The logarithms of a row are taken
-  once, of the product Πᵢ (1 + e^{−2|uᵢ|}) ∈ [1, 2^N], instead of N times.
+* *Scaled coordinates.*  Spins of sparse data have means near −1, which makes the fields and
+  the couplings nearly collinear and slows a quasi-Newton method down by orders of magnitude.
+  The solver works with standardised spins zⱼ = (sⱼ − mⱼ)/σⱼ (σⱼ = √(1 − mⱼ²)), the centred
+  field h' = h + Jm, and every row i scaled by σᵢ (its curvature is ≈ σᵢ²): the same objective
+  in coordinates where the curvature per parameter is ≈ 1 (the penalty stays on h and J).
+* *Stable terms.*  With u = sᵢfᵢ and e = e^{−2|f|}:  sᵢfᵢ − ln 2cosh fᵢ = 2 min(u, 0) − ln(1 + e)
+  and tanh fᵢ = sign(fᵢ)(1 − e)/(1 + e).  The logarithms of a row are taken once, of the
+  product Πᵢ (1 + eᵢ) ∈ [1, 2^N], instead of N times.
 * *Repeated states.*  Identical rows are merged (with counts as weights) when that removes at
   least a quarter of them, as it does for sparse spike rasters dominated by silence.
-* *Precision.*  The (M, N) arrays are float32 by default (``dtype``): the parameters, the
-  penalty and every sum over samples are accumulated in float64, so float32 limits only the
-  reachable gradient tolerance (≈ 1e−6), far below the statistical noise 1/√M.  The work is
-  done in blocks of rows that fit in cache.
+* *Precision.*  The (M, N) work arrays are float32 for large data (``dtype``); the parameters,
+  the penalty and the sums across blocks are float64, and 1 + e is formed in float64, so
+  float32 limits only the resolution of the objective (≈ 1e−9 per sample), below what the
+  default tolerance asks.  The work is done in blocks of rows that fit in cache, on one BLAS
+  thread (see :func:`_blas_threads`).
+* *Degenerate data.*  Spins that never flip are decoupled and given the field of a 1-D
+  penalised problem (see :func:`fit_pseudolikelihood`).
 
 Default penalty
 ---------------
@@ -79,8 +82,6 @@ from .validation import as_positive_int, as_scalar, as_spins
 BLOCK_ROWS = 4096
 #: Merge identical rows when that leaves at most this fraction of them.
 COMPRESS_RATIO = 0.75
-#: |parameter| beyond which an unregularised fit is reported as diverging.
-DIVERGENCE_THRESHOLD = 15.0
 #: Default to float32 work arrays from this many (distinct rows × spins) entries on.
 FLOAT32_MIN_ENTRIES = 1_000_000
 #: Up to this many spins the blocked products run on one BLAS thread (see _blas_threads).
@@ -719,8 +720,7 @@ def lattice_pseudolikelihood(X, L=None, boundary="periodic", *, l2=0.0, groups=N
             break
     # Standard errors (totals, not per-site means).
     f = phi @ theta
-    H_total = hess * n_sites + 0.0  # −Σ curvature φφᵀ − penalty, on the total scale
-    H_total = -H_total
+    H_total = -hess * n_sites  # Σ curvature φφᵀ (+ penalty), on the scale of the total log PL
     r = cell_s - np.tanh(f)
     scores = (counts * r) @ phi - (2 * l2 * theta * n_sites / n_units)  # (n_units, 2)
     V = scores.T @ scores

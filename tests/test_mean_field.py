@@ -1,6 +1,5 @@
 """Mean field: the Gibbs–Bogoliubov–Feynman bound and its fixed point, the mean-field critical
 coupling against Onsager, and the naive mean-field / TAP inverse estimates."""
-import warnings
 
 import numpy as np
 import pytest
