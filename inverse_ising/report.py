@@ -483,7 +483,7 @@ FIGURE_CAPTIONS = {
                         "error bars, and each model.",
     "correlations.png": "Equal-time connected correlations Cᵢⱼ = ⟨sᵢsⱼ⟩ − ⟨sᵢ⟩⟨sⱼ⟩ (i < j, ±1 spins): model "
                         "against data, data error bars horizontal. The independent model predicts 0.",
-    "delayed_correlations.png": "Delayed correlations Dᵢⱼ = ⟨sᵢ(t+1)sⱼ(t)⟩ − mᵢmⱼ (all i, j): equilibrium models "
+    "delayed_correlations.png": "Delayed correlations Dᵢⱼ = ⟨sᵢ(t+1)sⱼ(t)⟩ − mᵢmⱼ (i ≠ j): equilibrium models "
                                 "treat bins as independent draws and predict 0; kinetic models predict them.",
     "three_point.png": "Connected three-point correlations Tᵢⱼₖ = ⟨δsᵢδsⱼδsₖ⟩ (i < j < k), which no model was "
                        "fitted to: a test of the models.",
