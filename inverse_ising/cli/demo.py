@@ -102,7 +102,7 @@ def _retina(args, out):
         truth = retina_pairwise_model(N, seed=s_model)
         p = truth.params
         print(f"1. A retina-like population of N = {N} neurons (inverse_ising.synthetic.retina_pairwise_model):")
-        print(f"   p(x) ∝ exp(Σ b_i x_i + Σ_i<j W_ij x_i x_j), x = 1 when a neuron fires in a bin;")
+        print("   p(x) ∝ exp(Σ b_i x_i + Σ_i<j W_ij x_i x_j), x = 1 when a neuron fires in a bin;")
         print(f"   {int(np.count_nonzero(np.triu(truth.W, 1)))} of {N * (N - 1) // 2} pairs coupled "
               f"(density {p['connectivity']}), W ~ Normal({p['coupling_mean']}, {p['coupling_std']}), "
               f"target rates {p['rate_range'][0]:.0%}–{p['rate_range'][1]:.0%} per bin.")
