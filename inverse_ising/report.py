@@ -204,24 +204,14 @@ def fit_pairwise(spins, backend="auto", seed=None, progress=None, **options):
 
     Calls :func:`inverse_ising.fit.fit` (``model="pairwise", method="boltzmann"``; its default
     start is the pseudo-likelihood estimate); ``options`` go to it (e.g. ``n_chains``, ``tol``,
-    ``check_noise``, ``max_sweeps``). Returns (model, meta, history, result object or None).
+    ``check_noise``, ``max_sweeps``). Returns (model, meta, history, the FitResult).
     """
-    try:
-        from .fit import fit
-    except ImportError:  # the learners' front end not installed: call Boltzmann learning directly
-        fit = None
-    if fit is not None:
-        result = fit(spins, model="pairwise", method="boltzmann", backend=backend, seed=seed, progress=progress,
-                     **options)
-        meta = dict(getattr(result, "meta", None) or {})
-        meta.setdefault("method", "boltzmann")
-        return result.model, meta, dict(getattr(result, "history", None) or {}), result
-    from .boltzmann import boltzmann_pairwise
+    from .fit import fit
 
-    result = boltzmann_pairwise(spins, backend=backend, seed=seed, progress=progress, **options)
-    meta = {"method": "boltzmann", "converged": bool(result["converged"]), "iterations": int(result["iterations"]),
-            "max_z": float(result["max_z"]), **{k: v for k, v in result["info"].items() if np.ndim(v) == 0}}
-    return result["model"], meta, dict(result["history"]), None
+    result = fit(spins, model="pairwise", method="boltzmann", backend=backend, seed=seed, progress=progress, **options)
+    meta = dict(result.meta or {})
+    meta.setdefault("method", "boltzmann")
+    return result.model, meta, dict(result.history or {}), result
 
 
 def fit_kinetic_model(spins, trial_starts, symmetric, progress=None):

@@ -226,23 +226,11 @@ def _index_html(title, links, body=""):
 
 # ============================================================================== lattice
 def _fit_lattice(X, L, backend, seed, progress):
-    """Boltzmann learning of LatticeIsing(L, J, h): (J, h, se_J, se_h, history, meta)."""
-    try:
-        from ..fit import fit
-    except ImportError:
-        fit = None
-    if fit is not None:
-        res = fit(X, model="lattice", shape=(L, L), method="boltzmann", backend=backend, seed=seed, progress=progress)
-        model = res.model
-        stderr = getattr(res, "stderr", None) or {}
-        meta = dict(getattr(res, "meta", None) or getattr(res, "info", None) or {})
-        history = dict(getattr(res, "history", None) or {})
-    else:
-        from ..boltzmann import boltzmann_lattice
+    """Boltzmann learning of LatticeIsing(L, J, h): (model, se_J, se_h, history, meta)."""
+    from ..fit import fit
 
-        res = boltzmann_lattice(X, shape=(L, L), backend=backend, seed=seed, progress=progress)
-        model, stderr, history = res["model"], res.get("stderr") or {}, res["history"]
-        meta = {"converged": res["converged"], "iterations": res["iterations"]}
+    res = fit(X, model="lattice", shape=(L, L), method="boltzmann", backend=backend, seed=seed, progress=progress)
+    model, stderr, meta, history = res.model, res.stderr or {}, dict(res.meta or {}), dict(res.history or {})
     se_J, se_h = _lattice_errors(stderr, model, X)
     return model, se_J, se_h, history, meta
 
