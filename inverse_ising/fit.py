@@ -122,6 +122,17 @@ class FitResult:
         se = self.stderr.get("h")
         return None if se is None else self.model.L ** 2 * se
 
+    def check(self, X, **options):
+        """Sample the fitted model and compare its moments with the data ``X`` (SPEC §8).
+
+        See :func:`inverse_ising.boltzmann.compare_moments` (options: ``n_chains``, ``rule``,
+        ``backend``, ``seed``, ``check_noise``, ``burn_in``, ``max_sweeps``).  Returns a dict with
+        ``max_z``, ``msz`` and ``noise``.
+        """
+        from .boltzmann import compare_moments
+
+        return compare_moments(self.model, X, **options)
+
     def summary(self):
         """A few lines describing the fit (what the CLI prints)."""
         lines = [f"{self.method} fit of {self.model!r}"]

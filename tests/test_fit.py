@@ -217,3 +217,22 @@ def test_cli_lattice_from_a_spins_file_with_shape(tmp_path, run_cli, capsys):
                    "--rule", "glauber", "--no-progress") == 0
     r2 = load_fit(out2)
     assert r2.meta["rule"] == "glauber" and abs(r2.J - r.J) < 3 * r.se_J
+
+
+def test_check_judges_a_fit_by_sampling_it(data):
+    truth, X = data
+    good = fit(X, method="exact")
+    report = good.check(X, backend="numpy", seed=1)
+    assert report["noise"] <= 0.25 and report["max_z"] < 1.0 and report["msz"] < 0.1
+    independent = ii.PairwiseIsing(np.arctanh(X.mean(axis=0)), np.zeros((6, 6)))
+    from inverse_ising.boltzmann import compare_moments
+
+    bad = compare_moments(independent, X, backend="numpy", seed=1)
+    assert bad["max_z"] > 5 and bad["msz"] > 5  # correlations ignored: far outside the error bars
+    with pytest.raises(InputError, match="units but the model has"):
+        compare_moments(ii.PairwiseIsing(np.zeros(3), np.zeros((3, 3))), X, backend="numpy")
+    grids = ii.sample(ii.LatticeIsing(8, 0.3, 0.05), 100, backend="numpy", seed=6, n_chains=100, burn_in=100)
+    lat = compare_moments(ii.LatticeIsing(8, 0.3, 0.05), grids, backend="numpy", seed=2)
+    assert lat["noise"] <= 0.25 and lat["max_z"] < 3.5
+    wrong = compare_moments(ii.LatticeIsing(8, 0.2, 0.05), grids, backend="numpy", seed=2)
+    assert wrong["max_z"] > 5
