@@ -27,30 +27,41 @@ configuration, the bond sum B = Σ_⟨ij⟩ sᵢsⱼ and the magnetisation sum S
 
 Steps (``optimizer``)
 ---------------------
-* ``"natural"`` (default): natural-gradient (Newton) steps δθ = (F + 2 l2 I)⁻¹ ∇ℓ.  For the
+* ``"natural"`` (default): natural-gradient (Newton) steps δθ = (F + 2 l2 + λD)⁻¹ ∇ℓ.  For the
   lattice F is the 2 × 2 covariance of (B, S) from the chains.  For the pairwise model F is never
-  formed: the linear system is solved by preconditioned conjugate gradients with Fisher-vector
-  products Fv = Cov(φ, φ·v) computed from the chains' states, in *centred* coordinates
-  (the statistics (sᵢ − cᵢ), (sᵢ − cᵢ)(sⱼ − cⱼ) with c the data means, hᵢ = aᵢ − Σⱼ Jᵢⱼcⱼ),
-  preconditioned by the data's variances of those statistics.  For independent spins that
-  preconditioner *is* the Fisher information, and the first CG iterate is the gradient step
-  "scaled by the data's standard errors" with the best step length; further iterates add the
-  correlations.  The step is multiplied by a gain η = s/(s + n) ∈ [0.1, 1], s the squared
-  moment error that the sample resolves and n its noise (both below): a full Newton step while
-  the fit is far off, an average over ~1/η noisy steps once sampling noise dominates.  A trust
-  region caps max |δθ| (0.5 at most; halved whenever the error grows, then regrown).
+  formed: the linear system is solved by preconditioned conjugate gradients (``cg_iter``) with
+  Fisher-vector products Fv = Cov(φ, φ·v) from ≈ 10 × (number of parameters) chain states, in
+  *centred* coordinates (the statistics sᵢ − cᵢ, (sᵢ − cᵢ)(sⱼ − cⱼ) with c the data means,
+  hᵢ = aᵢ − Σⱼ Jᵢⱼcⱼ).  D, the model's variances of those statistics (exact, from the chains'
+  moments: :func:`centred_variances`), is the preconditioner, the Levenberg–Marquardt damping
+  (λ = 0.3) and a floor under the sampled diagonal of F (rare coincidences have a curvature that
+  a few thousand states cannot estimate).  For independent spins D *is* the Fisher information,
+  and the first CG iterate is the gradient step "scaled by the standard errors" with the best
+  step length; further iterates add the correlations.  The step is multiplied by a gain
+  η = s/(s + n) ∈ [0.1, 1], s the squared moment error that the sample resolves and n its noise
+  (see Convergence): a full Newton step while the fit is far off, an average over ~1/η noisy
+  steps once sampling noise dominates.  A trust region caps max(|δa|, |δJ|) in centred
+  coordinates at 0.5 (halved whenever the error grows, then regrown).
 * ``"adam"``: Adam (Kingma & Ba) on ∇ℓ with rate ``learning_rate`` (default 0.02), times the
   same gain η.
 * ``"sgd"``: the plain rule of the course notes, θ ← θ + α ∇ℓ with a fixed α =
   ``learning_rate`` (default 0.1), no trust region, no adaptation, typically from
-  ``init="random"``.  Its history shows how α changes convergence; too large an α diverges.
+  ``init="random"`` (for the lattice per bond and per site: J ← J + α(b̄_d − b̄), h ← h + α(m̄_d − m̄)).
+  Its history shows how α changes convergence; too large an α diverges.
 
-Sample size
------------
-Each iteration runs ``burn`` sweeps (one sweep = N update attempts per chain), then records
-T sweeps of every chain.  T starts at 2 and doubles whenever the measured moment error is no
-longer clearly above the sampling noise (s < 2n), so the chains stay short while the fit is far
-off and grow as it closes in (``max_sweeps`` caps T).
+Sample size and the model's moments
+-----------------------------------
+Each iteration runs T/10 sweeps of burn-in (one sweep = N update attempts per chain), then
+records T sweeps of every chain.  The pairwise moments are Rao–Blackwellised
+(:func:`rao_blackwell_sums`: tanh fᵢ and sⱼ tanh fᵢ instead of sᵢ and sᵢsⱼ), unbiased and much
+less noisy for sparse data.  T starts where the kept states suffice for the Fisher products and
+doubles whenever the largest moment difference no longer stands out of the sampling noise
+(max |z| ≤ max(tol, 2·√(2 ln 2n)·noise)), so the chains stay short while the fit is far off and
+grow as it closes in (``max_sweeps`` caps T).
+
+Units that never or always fire are decoupled (Jᵢⱼ = 0, as in pseudo-likelihood: with sᵢ ≡ ∓1
+a coupling is only a field on j) and their field is held at the penalised optimum of the single
+unit; their moments are not tested.
 
 Convergence
 -----------
@@ -882,7 +893,9 @@ def _learn(problem, chains, opts, root, fingerprint, start, desc):
                     opts, t, f"the moment errors keep growing (mean square z = {meas.msz:.3g}, "
                              f"best so far {st['s_best']:.3g})"))
             # -- trust region (natural steps) -------------------------------------------------
-            if st["s_prev"] is not None and s > 1.5 * st["s_prev"] + 2 * n:
+            if opt != "natural":
+                pass
+            elif st["s_prev"] is not None and s > 1.5 * st["s_prev"] + 2 * n:
                 st["trust"] *= 0.5
                 if st["trust"] < 1e-4:
                     raise FitDivergedError(_diverged_message(
