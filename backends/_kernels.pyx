@@ -687,6 +687,94 @@ def msc_sweeps(uint64_t[:, :, ::1] words, const int8_t[:, ::1] cls_list, const u
                    &gbits[0, 0] if G > 0 else NULL, G, glauber, n_sweeps, &state[c, 0])
 
 
+# ============================================================================== Wolff clusters
+cdef inline uint64_t _uniform_below(uint64_t* gen, uint64_t n) noexcept nogil:
+    """A uniform integer in [0, n), 0 < n < 2³², exactly (Lemire's multiply-shift with rejection:
+    x = top 32 bits of an output, m = x·n; reject while m mod 2³² < 2³² mod n)."""
+    cdef uint64_t mask32 = (<uint64_t>1 << 32) - 1
+    cdef uint64_t m = (gen_next(gen) >> 32) * n
+    cdef uint64_t low = m & mask32, limit
+    if low < n:
+        limit = ((<uint64_t>1 << 32) - n) % n
+        while low < limit:
+            m = (gen_next(gen) >> 32) * n
+            low = m & mask32
+    return m >> 32
+
+
+cdef inline Py_ssize_t _wolff_try(int8_t* g, Py_ssize_t L, Py_ssize_t rr, Py_ssize_t cc, int8_t s0, uint64_t t_add,
+                                   uint64_t* gen, int32_t* stack, Py_ssize_t top) noexcept nogil:
+    """Site (rr, cc) joins the cluster (flipped, pushed) when it still has spin s₀ and (x >> 11) < t_add."""
+    cdef Py_ssize_t q = rr * L + cc
+    if g[q] == s0 and (gen_next(gen) >> 11) < t_add:
+        g[q] = -s0
+        stack[2 * top] = <int32_t>rr
+        stack[2 * top + 1] = <int32_t>cc
+        return top + 1
+    return top
+
+
+cdef void _wolff_chain(int8_t* g, Py_ssize_t L, bint periodic, uint64_t t_add, Py_ssize_t n_clusters,
+                       uint64_t* gen, int64_t* sizes, int32_t* stack) noexcept nogil:
+    """Wolff single-cluster updates of one L×L grid (h = 0, J ≥ 0).
+
+    Seed: a uniform site i (``_uniform_below``).  Its spin s₀ is flipped and pushed; each popped
+    site (r, c) looks at its neighbours up, down, left, right (wrapped, or absent at open edges),
+    and a neighbour still equal to s₀ joins with probability p_add = 1 − exp(−2J): the next output
+    x accepts when (x >> 11) < t_add = ceil(p_add·2⁵³); joining sites are flipped at once (so each
+    joins once).  ``stack`` holds (row, column) pairs, at most L² of them.
+    """
+    cdef Py_ssize_t n, top, size, i, r, c, before
+    cdef int8_t s0
+    cdef uint64_t N = <uint64_t>(L * L)
+    for n in range(n_clusters):
+        i = <Py_ssize_t>_uniform_below(gen, N)
+        r = i // L
+        c = i - r * L
+        s0 = g[i]
+        g[i] = -s0
+        stack[0] = <int32_t>r
+        stack[1] = <int32_t>c
+        top = 1
+        size = 1
+        while top > 0:
+            top -= 1
+            r = stack[2 * top]
+            c = stack[2 * top + 1]
+            before = top
+            if r > 0:
+                top = _wolff_try(g, L, r - 1, c, s0, t_add, gen, stack, top)
+            elif periodic:
+                top = _wolff_try(g, L, L - 1, c, s0, t_add, gen, stack, top)
+            if r < L - 1:
+                top = _wolff_try(g, L, r + 1, c, s0, t_add, gen, stack, top)
+            elif periodic:
+                top = _wolff_try(g, L, 0, c, s0, t_add, gen, stack, top)
+            if c > 0:
+                top = _wolff_try(g, L, r, c - 1, s0, t_add, gen, stack, top)
+            elif periodic:
+                top = _wolff_try(g, L, r, L - 1, s0, t_add, gen, stack, top)
+            if c < L - 1:
+                top = _wolff_try(g, L, r, c + 1, s0, t_add, gen, stack, top)
+            elif periodic:
+                top = _wolff_try(g, L, r, 0, s0, t_add, gen, stack, top)
+            size += top - before
+        sizes[n] = size
+
+
+def wolff_updates(int8_t[:, :, ::1] spins, uint64_t t_add, bint periodic, Py_ssize_t n_clusters,
+                  uint64_t[:, ::1] state, int64_t[:, ::1] sizes, int n_threads=1):
+    """``n_clusters`` Wolff cluster flips of each of the (C, L, L) grids; cluster sizes → sizes (C, n)."""
+    cdef Py_ssize_t C = spins.shape[0], L = spins.shape[1], c
+    cdef int32_t* stack
+    if C == 0 or n_clusters == 0:
+        return
+    for c in prange(C, nogil=True, schedule="static", num_threads=n_threads):
+        stack = <int32_t*>malloc(2 * L * L * sizeof(int32_t))
+        _wolff_chain(&spins[c, 0, 0], L, periodic, t_add, n_clusters, &state[c, 0], &sizes[c, 0], stack)
+        free(stack)
+
+
 # ============================================================================== utilities
 def same_bytes(a, b):
     """True when two arrays hold the same bytes (same dtype and shape; memcmp without the GIL)."""

@@ -378,6 +378,36 @@ def msc_sweeps(words, J, h, rule, n_sweeps, rng, n_threads=1):
     _kernels.msc_sweeps(words, cls_list, gbits, rule == "glauber", int(n_sweeps), state, threads)
 
 
+# ---------------------------------------------------------------------------- Wolff clusters
+def wolff_updates(spins, J, boundary, n_clusters, rng, n_threads=1):
+    """``n_clusters`` Wolff single-cluster updates of each (C, L, L) int8 grid in place; returns the
+    cluster sizes, (C, n_clusters) int64.
+
+    For log p = J Σ_⟨ij⟩ sᵢsⱼ with J ≥ 0 and h = 0: a uniform seed site starts the cluster, and
+    each neighbour with the seed's spin joins with probability p_add = 1 − exp(−2J) (53-bit
+    integer threshold); the whole cluster is flipped.  Periodic or open boundaries; any L ≥ 2.
+    One cluster flips on average ⟨size⟩ spins: n_clusters·⟨size⟩/L² is the work in sweeps.
+    ``rng`` is ``make_rng(seed_seq, C)``.
+    """
+    if not isinstance(spins, np.ndarray) or spins.dtype != np.int8 or spins.ndim != 3 \
+            or spins.shape[1] != spins.shape[2] or not spins.flags.c_contiguous:
+        raise InputError(f"spins must be a C-contiguous (C, L, L) int8 array, got {getattr(spins, 'shape', spins)}")
+    J = float(J)
+    if not J >= 0.0:
+        raise InputError(f"the Wolff update here needs a ferromagnetic J ≥ 0 (and h = 0), got J = {J}")
+    if boundary not in ("periodic", "open"):
+        raise InputError(f"boundary must be 'periodic' or 'open', got {boundary!r}")
+    if spins.shape[1] ** 2 >= 2**31:
+        raise InputError("the lattice is too large for the Wolff kernel")
+    C = spins.shape[0]
+    state = CythonBackend._state(rng, C)
+    t_add = int(_baseline_kernels.thresholds53(-np.expm1(-2.0 * J)))
+    sizes = np.zeros((C, int(n_clusters)), dtype=np.int64)
+    threads = min(max(1, int(n_threads)), max(1, C))
+    _kernels.wolff_updates(spins, t_add, boundary == "periodic", int(n_clusters), state, sizes, threads)
+    return sizes
+
+
 def _syrk(batch):
     """batchᵀ·batch (upper triangle valid) of a float32 (m, N) batch, as float64."""
     try:

@@ -344,3 +344,96 @@ def test_kinetic_transitions_follow_glauber_probabilities(cy):
     resid = S[1:] - np.tanh(H)
     z = np.abs(resid.mean(axis=0)) / (resid.std(axis=0) / np.sqrt(T - 1))
     assert z.max() < Z_MAX, z
+
+
+# ------------------------------------------------------------------------- multi-spin coding
+def test_msc_pack_unpack_round_trip():
+    spins = random_spins((128, 6, 6), np.random.default_rng(0))
+    words = cb_module.msc_pack(spins)
+    assert words.shape == (2, 6, 6) and words.dtype == np.uint64
+    np.testing.assert_array_equal(cb_module.msc_unpack(words), spins)
+    assert int(words[1, 0, 0] >> np.uint64(5)) & 1 == (spins[64 + 5, 0, 0] > 0)
+
+
+@pytest.mark.parametrize("rule", ["metropolis", "glauber"])
+def test_msc_replicas_match_exact(cy, rule):
+    """Every replica of every word samples the 4×4 torus: energy and |m| vs enumeration."""
+    model = ii.LatticeIsing(4, 0.35, 0.1)
+    exact = exact_solve(model)
+    words = cb_module.msc_pack(random_spins((128, 4, 4), np.random.default_rng(1)))
+    g = cy.make_rng(np.random.SeedSequence(3), 2)
+    cy.msc_sweeps(words, model.J, model.h, rule, 50, g)
+    energy, abs_m = [], []
+    for _ in range(1500):
+        cy.msc_sweeps(words, model.J, model.h, rule, 1, g)
+        X = cb_module.msc_unpack(words).reshape(128, 16)
+        energy.append(model.energy(X) / 16)
+        abs_m.append(np.abs(X.mean(axis=1)))
+    for series, value in ((np.array(energy), exact.energy), (np.array(abs_m), exact.abs_m)):
+        mean, err = mean_and_error(series)
+        assert _z(mean, err, value) < Z_MAX, (mean, err, value)
+
+
+def test_msc_replicas_are_not_correlated(cy):
+    """All 64 replicas start from the same state.  Replicas that shared random numbers would stay
+    identical; honest independent chains forget the common start: at h = 0 the mean overlap
+    q = (1/N) Σᵢ sᵢᵃsᵢᵇ over pairs a ≠ b must vanish, and replica magnetisations must be uncorrelated."""
+    L, T = 8, 1500
+    start = random_spins((1, L, L), np.random.default_rng(2))
+    words = cb_module.msc_pack(np.repeat(start, 64, axis=0))
+    g = cy.make_rng(np.random.SeedSequence(4), 1)
+    cy.msc_sweeps(words, 0.25, 0.0, "metropolis", 20, g)
+    q, m = [], []
+    for _ in range(T):
+        cy.msc_sweeps(words, 0.25, 0.0, "metropolis", 1, g)
+        X = cb_module.msc_unpack(words).reshape(64, -1).astype(np.float64)
+        total = X.sum(axis=0)
+        q.append(((total**2).sum() - 64 * X.shape[1]) / (64 * 63 * X.shape[1]))
+        m.append(X.mean(axis=1))
+    mean, err = mean_and_error(np.array(q))
+    assert abs(mean) < Z_MAX * err, (mean, err)
+    corr = np.corrcoef(np.array(m).T)[np.triu_indices(64, 1)]
+    # 2016 pair correlations of nearly independent series: spread ≈ 1/√T, none far out
+    assert abs(corr.mean()) < 0.01 and np.abs(corr).max() < 6 / np.sqrt(T), (corr.mean(), np.abs(corr).max())
+
+
+def test_msc_reproducible_across_threads():
+    outs = []
+    for threads in (1, 2):
+        b = CythonBackend(n_threads=threads)
+        words = cb_module.msc_pack(random_spins((256, 16, 16), np.random.default_rng(3)))
+        b.msc_sweeps(words, 0.44, 0.0, "glauber", 10, b.make_rng(np.random.SeedSequence(8), 4))
+        outs.append(words)
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+# ------------------------------------------------------------------------- Wolff
+@pytest.mark.parametrize("boundary,J", [("periodic", 0.44), ("open", 0.5)])
+def test_wolff_matches_exact(cy, boundary, J):
+    model = ii.LatticeIsing(4, J, 0.0, boundary)
+    exact = exact_solve(model)
+    C = 32
+    spins = random_spins((C, 4, 4), np.random.default_rng(0))
+    g = cy.make_rng(np.random.SeedSequence(1), C)
+    cy.wolff_updates(spins, J, boundary, 50, g)
+    energy, abs_m = [], []
+    for _ in range(2500):
+        sizes = cy.wolff_updates(spins, J, boundary, 1, g)
+        X = spins.reshape(C, 16)
+        energy.append(model.energy(X) / 16)
+        abs_m.append(np.abs(X.mean(axis=1)))
+    assert sizes.min() >= 1 and sizes.max() <= 16
+    for series, value in ((np.array(energy), exact.energy), (np.array(abs_m), exact.abs_m)):
+        mean, err = mean_and_error(series)
+        assert _z(mean, err, value) < Z_MAX, (mean, err, value)
+
+
+def test_wolff_cluster_limits_and_errors(cy):
+    spins = np.ones((2, 8, 8), np.int8)
+    g = cy.make_rng(np.random.SeedSequence(0), 2)
+    assert (cy.wolff_updates(spins, 0.0, "periodic", 5, g) == 1).all()  # p_add = 0: single spins
+    spins[...] = 1
+    sizes = cy.wolff_updates(spins, 50.0, "periodic", 1, g)  # p_add = 1: the whole aligned lattice
+    assert (sizes == 64).all() and (spins == -1).all()
+    with pytest.raises(InputError, match="J ≥ 0"):
+        cy.wolff_updates(spins, -0.3, "periodic", 1, g)
