@@ -98,7 +98,7 @@ class ChainGenerators:
         self.state = np.ascontiguousarray(state, dtype=np.uint64)
         if self.state.ndim != 2 or self.state.shape[1] != GENERATOR_WORDS:
             raise InputError(f"a generator state array must have shape (C, {GENERATOR_WORDS}), got {self.state.shape}")
-        self._fields = None  # (f, spins copy, h copy, J copy, sweeps since recomputed)
+        self._fields = None  # pairwise local fields cache, see CythonBackend._pairwise_cache
 
     @classmethod
     def from_seed(cls, seed_seq, n_chains):
@@ -205,18 +205,21 @@ class CythonBackend(Backend):
         _write_back(work, spins)
 
     # ------------------------------------------------------------------ pairwise
-    def _pairwise_fields(self, work, h, Jc, rng):
-        """Current local fields (C, N) of the chains: cached in ``rng`` when still valid."""
+    def _pairwise_cache(self, work, h, J, rng):
+        """(cache, valid) for the chains driven by ``rng``: the private contiguous couplings Jc (in
+        ``dtype``), copies of the h and J they were made from, the local fields f (C, N), a copy of the
+        spins they belong to, and the sweeps since f was computed.  Valid when h, J and the spins are
+        byte for byte those of the last call (so in-place changes are seen) and f is not too old."""
         cache = rng._fields if isinstance(rng, ChainGenerators) else None
-        if cache is not None:
-            f, spins_copy, h_copy, J_copy, age = cache
-            if (f.shape == work.shape and f.dtype == Jc.dtype and age < self.pairwise_refresh
-                    and _kernels.same_bytes(spins_copy, work) and _kernels.same_bytes(h_copy, h)
-                    and _kernels.same_bytes(J_copy, Jc)):
-                return f, age
-        f = np.empty(work.shape, dtype=Jc.dtype)
-        _kernels.pairwise_fields(work, h, Jc, f, self._threads(work.shape[0], work.shape[1] ** 2))
-        return f, 0
+        if cache is not None and cache["dtype"] == self.dtype and cache["f"].shape == work.shape \
+                and _kernels.same_bytes(cache["J"], J) and _kernels.same_bytes(cache["h"], h):
+            valid = cache["age"] < self.pairwise_refresh and _kernels.same_bytes(cache["spins"], work)
+            return cache, valid
+        J_copy = np.array(J, dtype=np.float64, order="C")
+        Jc = J_copy if self.dtype == np.float64 else J_copy.astype(self.dtype)
+        cache = {"dtype": self.dtype, "J": J_copy, "Jc": Jc, "h": h.copy(), "f": np.empty(work.shape, self.dtype),
+                 "spins": np.empty_like(work), "age": 0}
+        return cache, False
 
     def pairwise_sweeps(self, spins, h, J, rule, n_sweeps, rng=None, uniforms=None):
         """Sequential sweeps (sites 0..N−1) of (C, N) int8 spins in place with incremental fields."""
@@ -224,35 +227,42 @@ class CythonBackend(Backend):
         work = _contiguous_spins(spins, 2)
         C, N = work.shape
         h = np.ascontiguousarray(h, dtype=np.float64)
-        Jc = np.ascontiguousarray(J, dtype=self.dtype)
-        if h.shape != (N,) or Jc.shape != (N, N):
-            raise InputError(f"h and J must have shapes ({N},) and ({N}, {N}), got {h.shape} and {Jc.shape}")
+        J = np.asarray(J, dtype=np.float64)
+        if h.shape != (N,) or J.shape != (N, N):
+            raise InputError(f"h and J must have shapes ({N},) and ({N}, {N}), got {h.shape} and {J.shape}")
         if n_sweeps <= 0 or C == 0:
             return
         metro = rule == "metropolis"
-        block = max(1, min(64, PAIRWISE_CACHE_BYTES // (Jc.itemsize * N)))
+        block = max(1, min(64, PAIRWISE_CACHE_BYTES // (self.dtype.itemsize * N)))
         threads = self._threads(-(-C // block), n_sweeps * N * N * block) if C > block else 1
         if uniforms is not None:
             u = _uniform_array(uniforms, n_sweeps, work.shape)
-            f = np.empty(work.shape, dtype=Jc.dtype)
+            Jc = np.ascontiguousarray(J, dtype=self.dtype)
+            f = np.empty(work.shape, dtype=self.dtype)
             _kernels.pairwise_fields(work, h, Jc, f, 1)
-            _kernels.pairwise_sweeps(work, Jc, f, metro, int(n_sweeps), np.empty((0, GENERATOR_WORDS), np.uint64), u, block, threads)
+            _kernels.pairwise_sweeps(work, Jc, f, metro, int(n_sweeps), np.empty((0, GENERATOR_WORDS), np.uint64), u,
+                                     block, threads)
             if isinstance(rng, ChainGenerators):
                 rng._fields = None
         else:
             state = self._state(rng, C)
-            f, age = self._pairwise_fields(work, h, Jc, rng)
+            cache, valid = self._pairwise_cache(work, h, J, rng)
+            Jc, f = cache["Jc"], cache["f"]
+            if not valid:
+                _kernels.pairwise_fields(work, h, Jc, f, self._threads(C, N * N))
+                cache["age"] = 0
             done = 0
             while done < n_sweeps:  # recompute the fields every `pairwise_refresh` sweeps
-                k = min(n_sweeps - done, self.pairwise_refresh - age)
+                k = min(n_sweeps - done, self.pairwise_refresh - cache["age"])
                 _kernels.pairwise_sweeps(work, Jc, f, metro, int(k), state, None, block, threads)
                 done += k
-                age += k
-                if age >= self.pairwise_refresh and done < n_sweeps:
+                cache["age"] += k
+                if cache["age"] >= self.pairwise_refresh and done < n_sweeps:
                     _kernels.pairwise_fields(work, h, Jc, f, self._threads(C, N * N))
-                    age = 0
+                    cache["age"] = 0
+            np.copyto(cache["spins"], work)
             if isinstance(rng, ChainGenerators):
-                rng._fields = (f, work.copy(), h.copy(), Jc.copy(), age)
+                rng._fields = cache
         _write_back(work, spins)
 
     # ------------------------------------------------------------------ kinetic
