@@ -99,6 +99,22 @@ def test_integer_thresholds_equal_float_comparison():
     np.testing.assert_array_equal(k[:, None] < T[None, :], u[:, None] < p[None, :])
 
 
+@pytest.mark.parametrize("metropolis", [True, False])
+def test_bracketed_acceptance_equals_direct_comparison(metropolis):
+    """The table brackets must never change a decision: random arguments over the whole range,
+    and uniforms placed exactly at, just below and just above the acceptance probability."""
+    rng = np.random.default_rng(0 if metropolis else 1)
+    x = np.concatenate([rng.uniform(-45, 45, 100_000), rng.uniform(-1, 1, 100_000), np.arange(-1300, 1300) / 32,
+                        [0.0, -0.0, 10.0, -10.0, 40.0, -40.0, 1e-300, -1e-300, 700.0, -800.0]])
+    with np.errstate(over="ignore"):
+        p = np.exp(x) if metropolis else 1.0 / (1.0 + np.exp(-2.0 * x))
+    u = np.concatenate([rng.random(x.size), p, np.nextafter(p, 0), np.nextafter(p, 1)])
+    u = np.minimum(u, 1 - 2**-53)  # uniforms lie in [0, 1)
+    x = np.tile(x, 4)
+    p = np.tile(p, 4)
+    np.testing.assert_array_equal(cb_module._kernels.accept_tests(u, x, metropolis), u < p)
+
+
 # ------------------------------------------------------------------- same randomness, same states
 @pytest.mark.parametrize("boundary", ["periodic", "open"])
 @pytest.mark.parametrize("rule", ["metropolis", "glauber"])
