@@ -142,6 +142,13 @@ def _lattice_tables(J, h, rule):
     return found
 
 
+def _check_symmetric(J):
+    """The pairwise kernels use row i of J as its column i (incremental fields)."""
+    if not np.array_equal(J, J.T):
+        raise InputError("pairwise sweeps need a symmetric J (an equilibrium model); "
+                         f"max |J − Jᵀ| = {np.max(np.abs(J - J.T)):.3g}")
+
+
 def _contiguous_spins(spins, ndim):
     """A C-contiguous int8 array sharing ``spins``' memory when possible (else a copy to write back)."""
     if not isinstance(spins, np.ndarray) or spins.dtype != np.int8 or spins.ndim != ndim:
@@ -237,6 +244,7 @@ class CythonBackend(Backend):
             valid = cache["age"] < self.pairwise_refresh and _kernels.same_bytes(cache["spins"], work)
             return cache, valid
         J_copy = np.array(J, dtype=np.float64, order="C")
+        _check_symmetric(J_copy)
         Jc = J_copy if self.dtype == np.float64 else J_copy.astype(self.dtype)
         cache = {"dtype": self.dtype, "J": J_copy, "Jc": Jc, "h": h.copy(), "f": np.empty(work.shape, self.dtype),
                  "spins": np.empty_like(work), "age": 0}
@@ -258,6 +266,7 @@ class CythonBackend(Backend):
         threads = self._threads(-(-C // block), n_sweeps * N * N * block) if C > block else 1
         if uniforms is not None:
             u = _uniform_array(uniforms, n_sweeps, work.shape)
+            _check_symmetric(J)
             Jc = np.ascontiguousarray(J, dtype=self.dtype)
             f = np.empty(work.shape, dtype=self.dtype)
             _kernels.pairwise_fields(work, h, Jc, f, 1)

@@ -307,6 +307,9 @@ def test_bad_calls_fail_clearly(cy):
     with pytest.raises(InputError, match="uniforms"):
         cy.pairwise_sweeps(np.ones((1, 3), np.int8), np.zeros(3), np.zeros((3, 3)), "glauber", 2,
                            uniforms=np.zeros((1, 1, 3)))
+    with pytest.raises(InputError, match="symmetric"):
+        cy.pairwise_sweeps(np.ones((1, 3), np.int8), np.zeros(3), np.triu(np.ones((3, 3)), 1), "glauber", 1,
+                           cy.make_rng(np.random.SeedSequence(0), 1))
     with pytest.raises(InputError, match="int8"):
         cy.pairwise_sweeps(np.ones((1, 3)), np.zeros(3), np.zeros((3, 3)), "glauber", 1,
                            cy.make_rng(np.random.SeedSequence(0), 1))
