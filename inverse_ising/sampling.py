@@ -106,7 +106,7 @@ def sample(model, n_samples, rule="metropolis", backend="auto", seed=None, n_cha
             chains.sweep(thin)
             bar.update(thin)
             recorded[:, t] = chains.spins
-    gathered = chains.backend.gather_rows(recorded.reshape(chains.n_local, -1))
+    gathered = chains.backend.gather_rows(recorded.reshape(chains.n_local, per_chain * model.n_spins))
     if gathered is None:
         return None
     by_time = gathered.reshape(n_chains, per_chain, model.n_spins).transpose(1, 0, 2)

@@ -11,7 +11,7 @@ import sys
 from .. import __version__
 from ..errors import FitDivergedError, InputError
 
-COMMANDS = ("sample", "simulate", "images", "fit_kinetic", "demo")
+COMMANDS = ("sample", "simulate", "images", "fit", "fit_kinetic", "report", "demo")
 
 
 def build_parser():
@@ -30,10 +30,14 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    from ..mpi_utils import abort_on_error, world_rank_size
+
     try:
-        return args.run(args) or 0
+        with abort_on_error(prog=f"inverse-ising {args.command}"):
+            return args.run(args) or 0
     except (InputError, FitDivergedError) as exc:
-        print(f"inverse-ising {args.command}: error: {exc}", file=sys.stderr)
+        if world_rank_size()[0] == 0:  # under mpiexec every rank holds the error; one prints it
+            print(f"inverse-ising {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"inverse-ising {args.command}: interrupted; no partial output was written", file=sys.stderr)
