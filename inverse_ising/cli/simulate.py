@@ -1,6 +1,7 @@
 """``inverse-ising simulate kinetic``: run parallel Glauber dynamics of a kinetic Ising model."""
 import numpy as np
 
+from ..backend import get_backend
 from ..errors import InputError
 from ..io import load_model, save_model, save_spins
 from ..models import KineticIsing
@@ -42,6 +43,8 @@ def run(args):
         np.fill_diagonal(J, 0.0)
         model = KineticIsing(rng.normal(args.h0, 0.1, size=N), J)
     S = simulate(model, args.n_steps, seed=args.seed, burn_in=args.burn_in, backend=args.backend, progress=args.progress)
+    if not get_backend(args.backend).is_root:  # under mpiexec only rank 0 writes
+        return 0
     meta = {"model": repr(model), "seed": args.seed, "burn_in": args.burn_in, "kind": "kinetic time series"}
     save_spins(args.output, S, meta=meta, force=args.force)
     if args.save_model:
