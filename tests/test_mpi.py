@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,8 +57,10 @@ def run_mpi(n, args, timeout=30, cwd=None, local=None):
     cmd = ([] if n == 0 else mpiexec_command(n)) + [sys.executable] + [str(a) for a in args]
     env = dict(ENV, II_TEST_LOCAL=local) if local else ENV
     start = time.monotonic()
+    # Run outside the source tree: with `python -c` the working directory comes first on sys.path,
+    # and the source tree's inverse_ising (without the compiled backends) would shadow the installed one.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=cwd, start_new_session=True)
+                            cwd=cwd or tempfile.gettempdir(), start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
