@@ -30,6 +30,11 @@ from .errors import FitDivergedError, InputError
 #: rank raises the same error only the root's message is shown (the root's abort ends the wait)
 GRACE_SECONDS = 1.0
 
+#: seconds between printing an error and aborting: the launcher (mpiexec) forwards each rank's
+#: output through a pipe, and an abort that comes at once can tear the pipe down before the
+#: launcher has read it, so the message the user needs would be lost
+FORWARD_SECONDS = 0.5
+
 
 class CollectiveInputError(InputError):
     """Bad input raised on every rank at once, with the root's message (see :func:`run_on_root`)."""
@@ -95,12 +100,16 @@ def _interrupted(comm, prog=None):
 
 
 def abort(comm, code=1):
-    """End every rank of ``comm``'s job with exit status ``code`` (never returns)."""
+    """End every rank of ``comm``'s job with exit status ``code`` (never returns).
+
+    Output is flushed and given :data:`FORWARD_SECONDS` to reach the launcher first.
+    """
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     except Exception:
         pass
+    time.sleep(FORWARD_SECONDS)
     comm.Abort(code)
     os._exit(code)  # not reached: Abort does not return
 
