@@ -617,29 +617,92 @@ cdef extern from *:
     int II_ANY4_PTEST
 
 MSC_AVAILABLE = bool(II_HAVE_VECTORS)
+
+cdef enum:
+    MSC_MAX_GROUPS = 10  # at most ten classes, hence ten threshold groups
 MSC_PTEST = bool(II_ANY4_PTEST)
 
 
-cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, const int8_t* cls_list, int n_cls, const uint64_t* gbits,
+cdef inline ii_u64x4 _xoshiro4_next(ii_u64x4* st) noexcept nogil:
+    """One step of four xoshiro256** lanes held as st[0..3] = (s0, s1, s2, s3); returns the four outputs."""
+    cdef ii_u64x4 r = (st[1] << 2) + st[1], t = st[1] << 17
+    r = (r << 7) | (r >> 57)
+    r = (r << 3) + r
+    st[2] = st[2] ^ st[0]
+    st[3] = st[3] ^ st[1]
+    st[1] = st[1] ^ st[2]
+    st[0] = st[0] ^ st[3]
+    st[2] = st[2] ^ t
+    st[3] = (st[3] << 45) | (st[3] >> 19)
+    return r
+
+
+cdef inline ii_u64x4 _msc_classes(ii_u64x4 s, ii_u64x4 a, ii_u64x4 b, ii_u64x4 c, ii_u64x4 e, ii_u64x4 valid,
+                                  ii_u64x4 aligned, const int8_t* cls_list, int n_cls, ii_u64x4* Gm,
+                                  ii_u64x4* und) noexcept nogil:
+    """Classify the replicas of four sites (spins ``s``, neighbours ``a, b, c, e``).
+
+    A replica's class is (k, s), k the number of its neighbours that are up (``aligned`` all
+    zeros) or aligned with its spin (``aligned`` all ones), counted by a bitwise adder over
+    xᵢ = neighbourᵢ ⊕ (¬s ∧ aligned).  Returns the replicas that accept for sure; sets ``Gm[g]``
+    to the replicas in threshold group g and ``*und`` to all replicas still to be decided by a
+    comparison with their uniform.
+    """
+    cdef ii_u64x4 f = ~s & aligned
+    cdef ii_u64x4 xa = a ^ f, xb = b ^ f, xc = c ^ f, xe = e ^ f
+    cdef ii_u64x4 s1 = xa ^ xb, c1 = xa & xb, s2 = xc ^ xe, c2 = xc & xe, c3, ones, twos, fours, m, decided
+    cdef ii_u64x4 zero = ii_splat4(0)
+    cdef ii_u64x4 eqs[5]
+    cdef ii_u64x4 which[3]
+    cdef int q, g, gi
+    ones = s1 ^ s2
+    c3 = s1 & s2
+    twos = c1 ^ c2 ^ c3
+    fours = c1 & c2
+    eqs[0] = ~(ones | twos | fours)  # eqs[k]: exactly k neighbours counted
+    eqs[1] = ones & ~twos
+    eqs[2] = twos & ~ones
+    eqs[3] = ones & twos
+    eqs[4] = fours
+    which[0] = ~s & valid
+    which[1] = s & valid
+    which[2] = valid
+    for g in range(MSC_MAX_GROUPS):  # a fixed count: stores in place, not a call to memset
+        Gm[g] = zero
+    decided = ~valid  # replicas whose outcome is not "accept for sure"
+    und[0] = zero
+    for q in range(n_cls):
+        m = eqs[cls_list[3 * q]] & which[cls_list[3 * q + 1]]
+        decided = decided | m
+        gi = cls_list[3 * q + 2]
+        if gi >= 0:
+            Gm[gi] = Gm[gi] | m
+            und[0] = und[0] | m
+    return ~decided
+
+
+cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, bint aligned, const int8_t* cls_list, int n_cls, const uint64_t* gbits,
                      int G, bint glauber, Py_ssize_t n_sweeps, uint64_t* gen) noexcept nogil:
     """``n_sweeps`` checkerboard sweeps of 64 replicas stored bitwise in one L×L grid of words.
 
-    Bit b of a word is replica b's spin (1 = +1).  Per site, the number u of up neighbours and the
-    spin give the class 2u + (s = +1); each class has the 53-bit threshold T = ceil(p·2⁵³) of the
-    scalar kernels.  Classes with T = 2⁵³ accept without randomness, classes with T = 0 never do;
-    the others are listed in ``cls_list`` as (class, group) pairs, a group being a set of classes
-    with equal thresholds, whose bits are ``gbits[g, 0..52]`` (most significant first) as
-    all-ones/all-zero words.  ``cls_list`` ends with the never-accepting classes (group −1).
-    Replica b's uniform is U = Σᵢ (bit b of word i)·2^(52−i), words i = 0, 1, … drawn one per
-    step of the generator; the comparison U < T is made bit-serially for all 64 replicas at once
-    and stops as soon as every replica is decided.  Four sites of a colour (consecutive in the
-    split layout) are processed together, one xoshiro256** lane each.
+    Bit b of a word is replica b's spin (1 = +1).  Per site, the spin s and the number k of
+    neighbours aligned with it (``aligned``) or up give the class (k, s); each class has the 53-bit threshold
+    T = ceil(p·2⁵³) of the scalar kernels.  Classes with T = 2⁵³ accept without randomness, classes
+    with T = 0 never do; the others are rows (k, which spin, group) of ``cls_list`` (see
+    ``msc_tables``), a group being a set of classes with equal thresholds, whose bits are
+    ``gbits[g, 0..52]`` (most significant first) as all-ones/all-zero words.  ``cls_list`` ends
+    with the never-accepting classes (group −1).
+    Replica b's uniform is U = Σᵢ (bit b of word i)·2^(52−i); the comparison U < T is made
+    bit-serially for all 64 replicas at once and stops as soon as every replica is decided.
+    Eight sites of a colour (consecutive in the split layout) are processed together as two groups
+    A and B of four, one xoshiro256** lane per site: generator steps alternate A, B, A, B, …,
+    so the two comparisons overlap in the processor (their exits are tested together).
     """
-    cdef Py_ssize_t M = L // 2, Mp = (L // 2 + 3) // 4 * 4, t, r, k, j, i
-    cdef int colour, d, q, g, gi, cls
-    cdef uint64_t* black = <uint64_t*>calloc(L * Mp, sizeof(uint64_t))
-    cdef uint64_t* white = <uint64_t*>calloc(L * Mp, sizeof(uint64_t))
-    cdef uint64_t* halo = <uint64_t*>calloc(Mp + 2, sizeof(uint64_t))
+    cdef Py_ssize_t M = L // 2, Mp = (L // 2 + 7) // 8 * 8, t, r, k, j, i
+    cdef int colour, d, g
+    cdef uint64_t* black = <uint64_t*>calloc(L * Mp + 8, sizeof(uint64_t))
+    cdef uint64_t* white = <uint64_t*>calloc(L * Mp + 8, sizeof(uint64_t))
+    cdef uint64_t* halo = <uint64_t*>calloc(Mp + 10, sizeof(uint64_t))
     cdef uint64_t* X
     cdef uint64_t* O
     cdef uint64_t* sr
@@ -648,19 +711,18 @@ cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, const int8_t* cls_list, int n
     cdef const uint64_t* up
     cdef const uint64_t* dn
     cdef const uint64_t* bits
-    cdef ii_u64x4 la, lb, lc, ld, rv, tv
-    cdef ii_u64x4 s, a, b, c, e, s1, s2, c1, c2, c3, ones, twos, fours, valid, m, decided, und, res, B
-    cdef ii_u64x4 eqs[5]
-    cdef ii_u64x4 Gm[10]
+    cdef ii_u64x4 st[4]
+    cdef ii_u64x4 GA[MSC_MAX_GROUPS]
+    cdef ii_u64x4 GB[MSC_MAX_GROUPS]
+    cdef ii_u64x4 resA, resB, undA, undB, rvA, rvB, BA, BB, bit, validA, validB, s, all_lanes = ii_splat4(~(<uint64_t>0))
+    cdef ii_u64x4 count = all_lanes if aligned else ii_splat4(0)
     for r in range(L):
         for k in range(M):
             j = 2 * k + (r & 1)
             black[r * Mp + k] = grid[r * L + j]
             white[r * Mp + k] = grid[r * L + (j ^ 1)]
-    la = ii_load4(gen)
-    lb = ii_load4(gen + 4)
-    lc = ii_load4(gen + 8)
-    ld = ii_load4(gen + 12)
+    for g in range(4):
+        st[g] = ii_load4(gen + 4 * g)
     for t in range(n_sweeps):
         for colour in range(2):
             X = black if colour == 0 else white
@@ -677,67 +739,42 @@ cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, const int8_t* cls_list, int n
                 oo = halo + 1 + d
                 k = 0
                 while k < M:
-                    s = ii_load4(sr + k)
-                    a = ii_load4(up + k)
-                    b = ii_load4(dn + k)
-                    c = ii_load4(o + k)
-                    e = ii_load4(oo + k)
-                    valid = ii_lanes_below(M - k)
-                    s1 = a ^ b
-                    c1 = a & b
-                    s2 = c ^ e
-                    c2 = c & e
-                    ones = s1 ^ s2
-                    c3 = s1 & s2
-                    twos = c1 ^ c2 ^ c3
-                    fours = c1 & c2
-                    eqs[0] = ~(ones | twos | fours)
-                    eqs[1] = ones & ~twos
-                    eqs[2] = twos & ~ones
-                    eqs[3] = ones & twos
-                    eqs[4] = fours
-                    for g in range(G):
-                        Gm[g] = ii_splat4(0)
-                    decided = ~valid  # replicas whose outcome is not "accept for sure"
-                    for q in range(n_cls):
-                        cls = cls_list[2 * q]
-                        gi = cls_list[2 * q + 1]
-                        m = eqs[cls >> 1] & (s if (cls & 1) else ~s)
-                        decided = decided | m
-                        if gi >= 0:
-                            Gm[gi] = Gm[gi] | (m & valid)
-                    res = ~decided  # the classes with T = 2⁵³
-                    und = ii_splat4(0)
-                    for g in range(G):
-                        und = und | Gm[g]
-                    if ii_any4(und):
+                    if k + 8 <= M:
+                        validA = all_lanes
+                        validB = all_lanes
+                    else:
+                        validA = ii_lanes_below(M - k)
+                        validB = ii_lanes_below(M - k - 4)
+                    resA = _msc_classes(ii_load4(sr + k), ii_load4(up + k), ii_load4(dn + k), ii_load4(o + k),
+                                        ii_load4(oo + k), validA, count, cls_list, n_cls, GA, &undA)
+                    resB = _msc_classes(ii_load4(sr + k + 4), ii_load4(up + k + 4), ii_load4(dn + k + 4),
+                                        ii_load4(o + k + 4), ii_load4(oo + k + 4), validB, count, cls_list, n_cls, GB, &undB)
+                    if ii_any4(undA | undB):
                         bits = gbits
                         for i in range(53):
-                            rv = (lb << 2) + lb  # one step of the four xoshiro256** lanes → rv
-                            rv = (rv << 7) | (rv >> 57)
-                            rv = (rv << 3) + rv
-                            tv = lb << 17
-                            lc = lc ^ la
-                            ld = ld ^ lb
-                            lb = lb ^ lc
-                            la = la ^ ld
-                            lc = lc ^ tv
-                            ld = (ld << 45) | (ld >> 19)
-                            B = Gm[0] & ii_splat4(bits[0])
+                            rvA = _xoshiro4_next(st)
+                            rvB = _xoshiro4_next(st)
+                            bit = ii_splat4(bits[0])
+                            BA = GA[0] & bit
+                            BB = GB[0] & bit
                             for g in range(1, G):
-                                B = B | (Gm[g] & ii_splat4(bits[53 * g]))
+                                bit = ii_splat4(bits[53 * g])
+                                BA = BA | (GA[g] & bit)
+                                BB = BB | (GB[g] & bit)
                             bits += 1
-                            res = res | (und & B & ~rv)
-                            und = und & ~(B ^ rv)
-                            if not ii_any4(und):
+                            resA = resA | (undA & BA & ~rvA)
+                            undA = undA & ~(BA ^ rvA)
+                            resB = resB | (undB & BB & ~rvB)
+                            undB = undB & ~(BB ^ rvB)
+                            if not ii_any4(undA | undB):
                                 break
                     s = ii_load4(sr + k)
-                    ii_store4(sr + k, res if glauber else (s ^ res))
-                    k += 4
-    ii_store4(gen, la)
-    ii_store4(gen + 4, lb)
-    ii_store4(gen + 8, lc)
-    ii_store4(gen + 12, ld)
+                    ii_store4(sr + k, resA if glauber else (s ^ resA))
+                    s = ii_load4(sr + k + 4)
+                    ii_store4(sr + k + 4, resB if glauber else (s ^ resB))
+                    k += 8
+    for g in range(4):
+        ii_store4(gen + 4 * g, st[g])
     for r in range(L):
         for k in range(M):
             j = 2 * k + (r & 1)
@@ -748,22 +785,22 @@ cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, const int8_t* cls_list, int n
     free(halo)
 
 
-def msc_sweeps(uint64_t[:, :, ::1] words, const int8_t[:, ::1] cls_list, const uint64_t[:, ::1] gbits, bint glauber,
+def msc_sweeps(uint64_t[:, :, ::1] words, bint aligned, const int8_t[:, ::1] cls_list, const uint64_t[:, ::1] gbits, bint glauber,
                Py_ssize_t n_sweeps, uint64_t[:, ::1] state, int n_threads=1):
     """Multi-spin-coded checkerboard sweeps of (C, L, L) uint64 words (64 replicas each, periodic L×L
     lattice); chain c draws from generator row c (its four xoshiro256** lanes, stepped directly).
-    ``cls_list`` (n, 2): (class, group) of the classes that do not accept for sure, group −1 = never."""
+    ``aligned``, ``cls_list`` (n, 3) and ``gbits`` are the tables of ``cython_backend.msc_tables``."""
     cdef Py_ssize_t C = words.shape[0], L = words.shape[1], c
     cdef int G = gbits.shape[0], n_cls = cls_list.shape[0]
-    cdef int8_t dummy[2]
+    cdef int8_t dummy[3]
     if not II_HAVE_VECTORS:
         raise RuntimeError("the multi-spin-coded kernel needs GCC or Clang vector extensions")
     if C == 0:
         return
-    if G > 10 or gbits.shape[1] != 53 or n_cls > 10 or (n_cls > 0 and cls_list.shape[1] != 2):
+    if G > MSC_MAX_GROUPS or gbits.shape[1] != 53 or n_cls > 10 or (n_cls > 0 and cls_list.shape[1] != 3):
         raise ValueError("bad multi-spin-coding tables")
     for c in prange(C, nogil=True, schedule="static", num_threads=n_threads):
-        _msc_chain(&words[c, 0, 0], L, &cls_list[0, 0] if n_cls > 0 else dummy, n_cls,
+        _msc_chain(&words[c, 0, 0], L, aligned, &cls_list[0, 0] if n_cls > 0 else dummy, n_cls,
                    &gbits[0, 0] if G > 0 else NULL, G, glauber, n_sweeps, &state[c, 0])
 
 

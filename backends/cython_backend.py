@@ -374,24 +374,39 @@ def msc_unpack(words):
 def msc_tables(J, h, rule):
     """Per-class thresholds of the multi-spin-coded kernel, from the reference's lattice table.
 
-    Class 2u + b: u up-neighbours (neighbour sum n = 2u − 4), spin s = 2b − 1, threshold
-    T = ceil(p·2⁵³) with p = table[3n + s + 13].  Returns (cls_list, gbits): cls_list holds the
-    (class, group) pairs of the classes with 0 < T < 2⁵³, g indexing the groups of equal
-    thresholds, then (class, −1) for the classes with T = 0 (never); classes with T = 2⁵³ accept
-    always.  gbits[g, i] is all ones where bit 52 − i of T_g is set.
+    A site's class is (k, s): its spin s and a count k of neighbours, either those aligned with s
+    (neighbour sum n = s·(2k − 4)) or those up (n = 2k − 4); the threshold is T = ceil(p·2⁵³)
+    with p = table[3n + s + 13].  Classes with T = 2⁵³ accept always and are not listed.  When
+    both spins of a count share a threshold they make one row, so the count is chosen that gives
+    fewer rows: aligned for Metropolis at h = 0 (p depends on s·n), up for Glauber (p(s' = +1)
+    depends on n only).  Returns (aligned, cls_list, gbits): cls_list holds rows (k, which, group)
+    — which = 0 for s = −1 only, 1 for s = +1 only, 2 for both spins — first those with
+    0 < T < 2⁵³, g indexing the groups of equal thresholds, then those with T = 0 (never; group
+    −1).  gbits[g, i] is all ones where bit 52 − i of T_g is set.
     """
     T = _baseline_kernels.thresholds53(lattice_tables(float(J), float(h), rule))
-    cls_T = [int(T[3 * (2 * u - 4) + (2 * b - 1) + 13]) for u in range(5) for b in range(2)]
-    groups = sorted({t for t in cls_T if 0 < t < 2**53})
-    pairs = [(k, groups.index(t)) for k, t in enumerate(cls_T) if 0 < t < 2**53]
-    pairs += [(k, -1) for k, t in enumerate(cls_T) if t == 0]
-    cls_list = np.array(pairs, dtype=np.int8).reshape(-1, 2)
+    groups = sorted({int(t) for t in T if 0 < t < 2**53})
+    group = {t: g for g, t in enumerate(groups)}
+    group[0] = -1
+
+    def rows_for(aligned):
+        rows = []
+        for k in range(5):
+            t_down, t_up = (int(T[3 * (s if aligned else 1) * (2 * k - 4) + s + 13]) for s in (-1, 1))
+            if t_down == t_up:
+                rows += [(k, 2, group[t_down])] if t_down < 2**53 else []
+            else:
+                rows += [(k, which, group[t]) for which, t in ((0, t_down), (1, t_up)) if t < 2**53]
+        return sorted(rows, key=lambda row: row[2] < 0)  # never-accepting classes last
+
+    aligned = len(rows_for(True)) <= len(rows_for(False))
+    cls_list = np.array(rows_for(aligned), dtype=np.int8).reshape(-1, 3)
     gbits = np.zeros((len(groups), 53), dtype=np.uint64)
     for g, t in enumerate(groups):
         for i in range(53):
             if (t >> (52 - i)) & 1:
                 gbits[g, i] = np.uint64(0xFFFFFFFFFFFFFFFF)
-    return cls_list, gbits
+    return aligned, cls_list, gbits
 
 
 def msc_sweeps(words, J, h, rule, n_sweeps, rng, n_threads=1):
@@ -411,10 +426,10 @@ def msc_sweeps(words, J, h, rule, n_sweeps, rng, n_threads=1):
             or words.shape[1] != words.shape[2] or not words.flags.c_contiguous:
         raise InputError(f"words must be a C-contiguous (C, L, L) uint64 array, got {getattr(words, 'shape', words)}")
     check_lattice_shape(words.shape[-1], "periodic")
-    cls_list, gbits = msc_tables(J, h, rule)
+    aligned, cls_list, gbits = msc_tables(J, h, rule)
     state = CythonBackend._state(rng, words.shape[0])
     threads = min(max(1, int(n_threads)), max(1, words.shape[0]))
-    _kernels.msc_sweeps(words, cls_list, gbits, rule == "glauber", int(n_sweeps), state, threads)
+    _kernels.msc_sweeps(words, aligned, cls_list, gbits, rule == "glauber", int(n_sweeps), state, threads)
 
 
 # ---------------------------------------------------------------------------- Wolff clusters

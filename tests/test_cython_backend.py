@@ -13,6 +13,7 @@ import inverse_ising as ii
 from inverse_ising.backend import get_backend
 from inverse_ising.errors import InputError
 from inverse_ising.exact import exact_solve
+from inverse_ising.onsager import kaufman_energy
 from inverse_ising.stats import mean_and_error
 
 cb_module = pytest.importorskip("inverse_ising.backends.cython_backend")
@@ -375,9 +376,11 @@ def test_msc_pack_unpack_round_trip():
 
 
 @pytest.mark.parametrize("rule", ["metropolis", "glauber"])
-def test_msc_replicas_match_exact(cy, rule):
-    """Every replica of every word samples the 4×4 torus: energy and |m| vs enumeration."""
-    model = ii.LatticeIsing(4, 0.35, 0.1)
+@pytest.mark.parametrize("h", [0.1, 0.0])
+def test_msc_replicas_match_exact(cy, rule, h):
+    """Every replica of every word samples the 4×4 torus: energy and |m| vs enumeration (at h = 0
+    both spins of a class share a threshold, one table row, see ``msc_tables``)."""
+    model = ii.LatticeIsing(4, 0.35, h)
     exact = exact_solve(model)
     words = cb_module.msc_pack(random_spins((128, 4, 4), np.random.default_rng(1)))
     g = cy.make_rng(np.random.SeedSequence(3), 2)
@@ -391,6 +394,22 @@ def test_msc_replicas_match_exact(cy, rule):
     for series, value in ((np.array(energy), exact.energy), (np.array(abs_m), exact.abs_m)):
         mean, err = mean_and_error(series)
         assert _z(mean, err, value) < Z_MAX, (mean, err, value)
+
+
+@pytest.mark.parametrize("rule", ["metropolis", "glauber"])
+def test_msc_16x16_energy_against_kaufman(cy, rule):
+    """At L = 16 the kernel's full groups of eight sites run (the 4×4 test only has the partial
+    one): the energy per spin of 128 replicas at K = 0.4 against Kaufman's exact value."""
+    words = cb_module.msc_pack(random_spins((128, 16, 16), np.random.default_rng(5)))
+    g = cy.make_rng(np.random.SeedSequence(6), 2)
+    model = ii.LatticeIsing(16, 0.4, 0.0)
+    cy.msc_sweeps(words, model.J, 0.0, rule, 200, g)
+    energy = []
+    for _ in range(400):
+        cy.msc_sweeps(words, model.J, 0.0, rule, 1, g)
+        energy.append(-model.bond_sum(cb_module.msc_unpack(words).reshape(128, -1)) / 256)  # u in units of J
+    mean, err = mean_and_error(np.array(energy))
+    assert _z(mean, err, kaufman_energy(16, 0.4)) < Z_MAX, (mean, err, kaufman_energy(16, 0.4))
 
 
 def test_msc_replicas_are_not_correlated(cy):
