@@ -7,27 +7,18 @@ Data: N = 60 neurons, M = 100 000 bins, 2.5–9 % activity per neuron, 30 % of p
 benchmark runs once (a fit is long and deterministic for its seed); ``extra_info`` records the
 iterations, the final model-sample size and the convergence statistic.
 """
-import numpy as np
+import sys
+from pathlib import Path
+
 import pytest
 
 import inverse_ising as ii
 from inverse_ising.fit import fit
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from test_boltzmann import sparse_network  # noqa: E402  (the convergence test's true model)
+
 N, M = 60, 100_000
-
-
-def sparse_network(N=60, seed=11):
-    rng = np.random.default_rng(seed)
-    J = np.triu(rng.normal(0.0, 0.2, size=(N, N)) * (rng.random((N, N)) < 0.3), 1)
-    J = J + J.T
-    m = 2 * rng.uniform(0.025, 0.09, size=N) - 1
-    h = np.arctanh(m) - J @ m
-    for r in range(2):
-        X = ii.sample(ii.PairwiseIsing(h, J), 4000, rule="glauber", backend="numpy", seed=5 + r,
-                      n_chains=400, burn_in=100, thin=5)
-        act = np.clip((X == 1).mean(axis=0), 0.005, 0.995)
-        h = h + 0.8 * (np.arctanh(m) - np.arctanh(2 * act - 1))
-    return ii.PairwiseIsing(h, J)
 
 
 @pytest.fixture(scope="module")

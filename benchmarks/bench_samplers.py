@@ -9,24 +9,17 @@ after the interface ones exercise the Cython backend's extra paths: float32 pair
 multi-spin coding (64 lattice replicas per word) and Wolff clusters.  ``scripts/compare_backends.py``
 prints one comparison table from a single run.
 """
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from inverse_ising.backend import get_backend
 from inverse_ising.errors import InputError
 
-K_C = 0.5 * np.log(1.0 + np.sqrt(2.0))
-
-
-def random_spins(shape, seed=0):
-    return (2 * np.random.default_rng(seed).integers(0, 2, size=shape) - 1).astype(np.int8)
-
-
-def random_pairwise(N, seed=0):
-    rng = np.random.default_rng(seed)
-    J = rng.normal(0.0, 1.0 / np.sqrt(N), size=(N, N))
-    J = np.triu(J, 1) + np.triu(J, 1).T
-    return rng.normal(0.0, 0.3, size=N), J
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from compare_backends import K_C, random_pairwise, random_spins  # noqa: E402  (the one-run table's inputs)
 
 
 def cython_or_skip(**options):

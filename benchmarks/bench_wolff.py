@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 import inverse_ising as ii
+from inverse_ising.onsager import K_C
 from inverse_ising.stats import integrated_autocorrelation_time
 
-K_C = 0.5 * np.log(1.0 + np.sqrt(2.0))
 
 
 def _observables(model, spins):

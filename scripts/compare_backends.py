@@ -18,15 +18,16 @@ import numpy as np
 
 from inverse_ising.backend import get_backend
 from inverse_ising.errors import InputError
-
-K_C = 0.5 * np.log(1.0 + np.sqrt(2.0))
+from inverse_ising.onsager import K_C
 
 
 def random_spins(shape, seed=0):
+    """Independent ±1 spins (int8), the hot start of every lattice and pairwise timing."""
     return (2 * np.random.default_rng(seed).integers(0, 2, size=shape) - 1).astype(np.int8)
 
 
 def random_pairwise(N, seed=0):
+    """(h, J) of a Sherrington–Kirkpatrick-like model: Jᵢⱼ ~ Normal(0, 1/N) symmetric, hᵢ ~ Normal(0, 0.3)."""
     rng = np.random.default_rng(seed)
     J = rng.normal(0.0, 1.0 / np.sqrt(N), size=(N, N))
     J = np.triu(J, 1) + np.triu(J, 1).T
