@@ -31,10 +31,10 @@ with open(os.path.join(HERE, "README.md"), encoding="utf-8") as fh:
     long_description = fh.read()
 
 extras = {
-    "plot": ["matplotlib>=3.6"],
+    "plot": [],  # matplotlib is a core requirement now (the demo's main output is figures); kept so that old commands work
     "mpi": ["mpi4py>=3.1", "mpich"],
     "mat": ["h5py>=3.0"],
-    "test": ["pytest>=7", "pytest-benchmark>=4", "h5py>=3.0", "matplotlib>=3.6", "mpi4py>=3.1", "mpich"],
+    "test": ["pytest>=7", "pytest-benchmark>=4", "h5py>=3.0", "mpi4py>=3.1", "mpich"],
 }
 extras["all"] = sorted({req for reqs in extras.values() for req in reqs})
 
@@ -48,7 +48,7 @@ setup(
     packages=["inverse_ising", "inverse_ising.cli", "inverse_ising.backends"],
     package_dir={"inverse_ising.backends": "backends"},
     ext_modules=cythonize(extensions, language_level=3, compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True}),
-    install_requires=["numpy>=1.25", "scipy>=1.10", "Pillow>=9", "tqdm>=4.60", "threadpoolctl>=3.1"],
+    install_requires=["numpy>=1.25", "scipy>=1.10", "Pillow>=9", "tqdm>=4.60", "threadpoolctl>=3.1", "matplotlib>=3.6"],
     extras_require=extras,
     entry_points={"console_scripts": ["inverse-ising=inverse_ising.cli:main"]},
     zip_safe=False,

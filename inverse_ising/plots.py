@@ -1,7 +1,8 @@
 """Figures of data against models (matplotlib, Agg backend: no display needed).
 
-matplotlib is an optional dependency (the ``[plot]`` extra); it is imported only when a figure is
-drawn, and a missing installation raises :class:`InputError` saying how to install it. Every
+matplotlib is a requirement of the package, imported only when a figure is drawn (so that fits
+and samplers start fast); an environment without it gets an :class:`InputError` saying how to
+install it. Every
 ``plot_*`` function returns a matplotlib Figure; :func:`save_figure` writes one as a PNG
 atomically (temporary file, then rename) and closes it.
 
@@ -35,8 +36,7 @@ def require_matplotlib():
         import matplotlib
     except ImportError:
         raise InputError(
-            "figures need matplotlib, which is not installed: pip install 'inverse_ising[plot]' "
-            "(or pip install matplotlib)"
+            "figures need matplotlib, which is not installed: pip install matplotlib"
         ) from None
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
