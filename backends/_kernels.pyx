@@ -637,48 +637,83 @@ cdef inline ii_u64x4 _xoshiro4_next(ii_u64x4* st) noexcept nogil:
     return r
 
 
+cdef inline ii_u64x4 _msc_row_mask(const int8_t* row, ii_u64x4 ones, ii_u64x4 twos, ii_u64x4 fours,
+                                   ii_u64x4 s) noexcept nogil:
+    """The replicas in the class of table row (k, which, group): exactly k neighbours counted
+    (the bit-sliced count is ``fours twos ones``), and spin −1 (which = 0), +1 (1) or either (2).
+    Branches, not indexed arrays: the rows are the same for every site, so they are predicted."""
+    cdef int k = row[0], which = row[1]
+    cdef ii_u64x4 m
+    if k == 0:
+        m = ~(ones | twos | fours)
+    elif k == 1:
+        m = ones & ~twos
+    elif k == 2:
+        m = twos & ~ones
+    elif k == 3:
+        m = ones & twos
+    else:
+        m = fours
+    if which == 0:
+        return m & ~s
+    if which == 1:
+        return m & s
+    return m
+
+
 cdef inline ii_u64x4 _msc_classes(ii_u64x4 s, ii_u64x4 a, ii_u64x4 b, ii_u64x4 c, ii_u64x4 e, ii_u64x4 valid,
-                                  ii_u64x4 aligned, const int8_t* cls_list, int n_cls, ii_u64x4* Gm,
-                                  ii_u64x4* und) noexcept nogil:
+                                  ii_u64x4 aligned, const int8_t* cls_list, int n_cls, int G, bint two,
+                                  ii_u64x4* Gm, ii_u64x4* und) noexcept nogil:
     """Classify the replicas of four sites (spins ``s``, neighbours ``a, b, c, e``).
 
     A replica's class is (k, s), k the number of its neighbours that are up (``aligned`` all
     zeros) or aligned with its spin (``aligned`` all ones), counted by a bitwise adder over
     xᵢ = neighbourᵢ ⊕ (¬s ∧ aligned).  Returns the replicas that accept for sure; sets ``Gm[g]``
-    to the replicas in threshold group g and ``*und`` to all replicas still to be decided by a
-    comparison with their uniform.
+    (g < G) to the replicas in threshold group g and ``*und`` to all replicas still to be decided
+    by a comparison with their uniform.  ``two`` (a constant at each call) says G ≤ 2: then Gm is
+    only indexed by the constants 0 and 1, so that the compiler keeps both in registers.
     """
     cdef ii_u64x4 f = ~s & aligned
     cdef ii_u64x4 xa = a ^ f, xb = b ^ f, xc = c ^ f, xe = e ^ f
-    cdef ii_u64x4 s1 = xa ^ xb, c1 = xa & xb, s2 = xc ^ xe, c2 = xc & xe, c3, ones, twos, fours, m, decided
-    cdef ii_u64x4 zero = ii_splat4(0)
-    cdef ii_u64x4 eqs[5]
-    cdef ii_u64x4 which[3]
+    cdef ii_u64x4 s1 = xa ^ xb, c1 = xa & xb, s2 = xc ^ xe, c2 = xc & xe
+    cdef ii_u64x4 ones = s1 ^ s2, twos = c1 ^ c2 ^ (s1 & s2), fours = c1 & c2, m, decided = ~valid
     cdef int q, g, gi
-    ones = s1 ^ s2
-    c3 = s1 & s2
-    twos = c1 ^ c2 ^ c3
-    fours = c1 & c2
-    eqs[0] = ~(ones | twos | fours)  # eqs[k]: exactly k neighbours counted
-    eqs[1] = ones & ~twos
-    eqs[2] = twos & ~ones
-    eqs[3] = ones & twos
-    eqs[4] = fours
-    which[0] = ~s & valid
-    which[1] = s & valid
-    which[2] = valid
-    for g in range(MSC_MAX_GROUPS):  # a fixed count: stores in place, not a call to memset
-        Gm[g] = zero
-    decided = ~valid  # replicas whose outcome is not "accept for sure"
-    und[0] = zero
+    if two:
+        Gm[0] = ii_splat4(0)
+        Gm[1] = ii_splat4(0)
+    else:
+        for g in range(G):
+            Gm[g] = ii_splat4(0)
+    und[0] = ii_splat4(0)
     for q in range(n_cls):
-        m = eqs[cls_list[3 * q]] & which[cls_list[3 * q + 1]]
+        m = _msc_row_mask(cls_list + 3 * q, ones, twos, fours, s) & valid
         decided = decided | m
         gi = cls_list[3 * q + 2]
-        if gi >= 0:
+        if gi < 0:
+            continue
+        und[0] = und[0] | m
+        if two:
+            if gi == 0:
+                Gm[0] = Gm[0] | m
+            else:
+                Gm[1] = Gm[1] | m
+        else:
             Gm[gi] = Gm[gi] | m
-            und[0] = und[0] | m
     return ~decided
+
+
+cdef inline bint _msc_next_bit(ii_u64x4* st, ii_u64x4 BA, ii_u64x4 BB, ii_u64x4* resA, ii_u64x4* undA,
+                               ii_u64x4* resB, ii_u64x4* undB) noexcept nogil:
+    """One bit of the comparisons U < T of groups A and B: a generator word for each (A first), whose
+    bit b is the next bit of replica b's uniform; ``BA``/``BB`` hold the same bit of each replica's
+    threshold.  A replica is decided at its first bit that differs from T: accepted when T's bit is
+    1 (U's is 0).  Returns whether a replica is still undecided."""
+    cdef ii_u64x4 rvA = _xoshiro4_next(st), rvB = _xoshiro4_next(st)
+    resA[0] = resA[0] | (undA[0] & BA & ~rvA)
+    undA[0] = undA[0] & ~(BA ^ rvA)
+    resB[0] = resB[0] | (undB[0] & BB & ~rvB)
+    undB[0] = undB[0] & ~(BB ^ rvB)
+    return ii_any4(undA[0] | undB[0])
 
 
 cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, bint aligned, const int8_t* cls_list, int n_cls, const uint64_t* gbits,
@@ -710,11 +745,16 @@ cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, bint aligned, const int8_t* c
     cdef const uint64_t* oo
     cdef const uint64_t* up
     cdef const uint64_t* dn
-    cdef const uint64_t* bits
     cdef ii_u64x4 st[4]
     cdef ii_u64x4 GA[MSC_MAX_GROUPS]
     cdef ii_u64x4 GB[MSC_MAX_GROUPS]
-    cdef ii_u64x4 resA, resB, undA, undB, rvA, rvB, BA, BB, bit, validA, validB, s, all_lanes = ii_splat4(~(<uint64_t>0))
+    cdef ii_u64x4 GA2[2]  # the groups when there are at most two: constant indices, kept in registers
+    cdef ii_u64x4 GB2[2]
+    cdef ii_u64x4 b0, b1
+    cdef uint64_t no_bits[53]
+    cdef const uint64_t* bits0 = gbits if G > 0 else no_bits  # bits of T₀ and T₁ (all zero when absent)
+    cdef const uint64_t* bits1 = gbits + 53 if G > 1 else no_bits
+    cdef ii_u64x4 resA, resB, undA, undB, BA, BB, validA, validB, s, all_lanes = ii_splat4(~(<uint64_t>0))
     cdef ii_u64x4 count = all_lanes if aligned else ii_splat4(0)
     for r in range(L):
         for k in range(M):
@@ -723,6 +763,7 @@ cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, bint aligned, const int8_t* c
             white[r * Mp + k] = grid[r * L + (j ^ 1)]
     for g in range(4):
         st[g] = ii_load4(gen + 4 * g)
+    memset(no_bits, 0, sizeof(no_bits))
     for t in range(n_sweeps):
         for colour in range(2):
             X = black if colour == 0 else white
@@ -745,29 +786,35 @@ cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, bint aligned, const int8_t* c
                     else:
                         validA = ii_lanes_below(M - k)
                         validB = ii_lanes_below(M - k - 4)
-                    resA = _msc_classes(ii_load4(sr + k), ii_load4(up + k), ii_load4(dn + k), ii_load4(o + k),
-                                        ii_load4(oo + k), validA, count, cls_list, n_cls, GA, &undA)
-                    resB = _msc_classes(ii_load4(sr + k + 4), ii_load4(up + k + 4), ii_load4(dn + k + 4),
-                                        ii_load4(o + k + 4), ii_load4(oo + k + 4), validB, count, cls_list, n_cls, GB, &undB)
-                    if ii_any4(undA | undB):
-                        bits = gbits
-                        for i in range(53):
-                            rvA = _xoshiro4_next(st)
-                            rvB = _xoshiro4_next(st)
-                            bit = ii_splat4(bits[0])
-                            BA = GA[0] & bit
-                            BB = GB[0] & bit
-                            for g in range(1, G):
-                                bit = ii_splat4(bits[53 * g])
-                                BA = BA | (GA[g] & bit)
-                                BB = BB | (GB[g] & bit)
-                            bits += 1
-                            resA = resA | (undA & BA & ~rvA)
-                            undA = undA & ~(BA ^ rvA)
-                            resB = resB | (undB & BB & ~rvB)
-                            undB = undB & ~(BB ^ rvB)
-                            if not ii_any4(undA | undB):
-                                break
+                    if G <= 2:
+                        resA = _msc_classes(ii_load4(sr + k), ii_load4(up + k), ii_load4(dn + k), ii_load4(o + k),
+                                            ii_load4(oo + k), validA, count, cls_list, n_cls, G, True, GA2, &undA)
+                        resB = _msc_classes(ii_load4(sr + k + 4), ii_load4(up + k + 4), ii_load4(dn + k + 4),
+                                            ii_load4(o + k + 4), ii_load4(oo + k + 4), validB, count, cls_list, n_cls,
+                                            G, True, GB2, &undB)
+                        if ii_any4(undA | undB):
+                            for i in range(53):
+                                b0 = ii_splat4(bits0[i])
+                                b1 = ii_splat4(bits1[i])
+                                if not _msc_next_bit(st, (GA2[0] & b0) | (GA2[1] & b1), (GB2[0] & b0) | (GB2[1] & b1),
+                                                     &resA, &undA, &resB, &undB):
+                                    break
+                    else:
+                        resA = _msc_classes(ii_load4(sr + k), ii_load4(up + k), ii_load4(dn + k), ii_load4(o + k),
+                                            ii_load4(oo + k), validA, count, cls_list, n_cls, G, False, GA, &undA)
+                        resB = _msc_classes(ii_load4(sr + k + 4), ii_load4(up + k + 4), ii_load4(dn + k + 4),
+                                            ii_load4(o + k + 4), ii_load4(oo + k + 4), validB, count, cls_list, n_cls,
+                                            G, False, GB, &undB)
+                        if ii_any4(undA | undB):
+                            for i in range(53):
+                                BA = ii_splat4(0)
+                                BB = ii_splat4(0)
+                                for g in range(G):
+                                    b0 = ii_splat4(gbits[53 * g + i])
+                                    BA = BA | (GA[g] & b0)
+                                    BB = BB | (GB[g] & b0)
+                                if not _msc_next_bit(st, BA, BB, &resA, &undA, &resB, &undB):
+                                    break
                     s = ii_load4(sr + k)
                     ii_store4(sr + k, resA if glauber else (s ^ resA))
                     s = ii_load4(sr + k + 4)

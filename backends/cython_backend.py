@@ -385,22 +385,25 @@ def msc_tables(J, h, rule):
     −1).  gbits[g, i] is all ones where bit 52 − i of T_g is set.
     """
     T = _baseline_kernels.thresholds53(lattice_tables(float(J), float(h), rule))
-    groups = sorted({int(t) for t in T if 0 < t < 2**53})
-    group = {t: g for g, t in enumerate(groups)}
-    group[0] = -1
 
     def rows_for(aligned):
+        """(k, which, threshold) of the classes that do not accept for sure."""
         rows = []
         for k in range(5):
             t_down, t_up = (int(T[3 * (s if aligned else 1) * (2 * k - 4) + s + 13]) for s in (-1, 1))
             if t_down == t_up:
-                rows += [(k, 2, group[t_down])] if t_down < 2**53 else []
+                rows += [(k, 2, t_down)] if t_down < 2**53 else []
             else:
-                rows += [(k, which, group[t]) for which, t in ((0, t_down), (1, t_up)) if t < 2**53]
-        return sorted(rows, key=lambda row: row[2] < 0)  # never-accepting classes last
+                rows += [(k, which, t) for which, t in ((0, t_down), (1, t_up)) if t < 2**53]
+        return rows
 
     aligned = len(rows_for(True)) <= len(rows_for(False))
-    cls_list = np.array(rows_for(aligned), dtype=np.int8).reshape(-1, 3)
+    rows = rows_for(aligned)
+    groups = sorted({t for _, _, t in rows if t > 0})
+    group = {t: g for g, t in enumerate(groups)}
+    group[0] = -1
+    rows = sorted(((k, which, group[t]) for k, which, t in rows), key=lambda row: row[2] < 0)  # never last
+    cls_list = np.array(rows, dtype=np.int8).reshape(-1, 3)
     gbits = np.zeros((len(groups), 53), dtype=np.uint64)
     for g, t in enumerate(groups):
         for i in range(53):
