@@ -716,6 +716,42 @@ cdef inline bint _msc_next_bit(ii_u64x4* st, ii_u64x4 BA, ii_u64x4 BB, ii_u64x4*
     return ii_any4(undA[0] | undB[0])
 
 
+cdef inline void _msc_eight_sites(uint64_t* sr, const uint64_t* up, const uint64_t* dn, const uint64_t* o,
+                                  const uint64_t* oo, ii_u64x4 validA, ii_u64x4 validB, ii_u64x4 count,
+                                  const int8_t* cls_list, int n_cls, int G, bint two, ii_u64x4* GA, ii_u64x4* GB,
+                                  const uint64_t* gbits, const uint64_t* bits0, const uint64_t* bits1,
+                                  ii_u64x4* st, bint glauber) noexcept nogil:
+    """Update sites sr[0..7] of a row (neighbours up, dn, o, oo at the same offsets): classify
+    groups A = sites 0..3 and B = 4..7, compare the undecided replicas' uniforms with their
+    thresholds bit by bit, then flip (Metropolis) or set (Glauber) the accepted replicas.
+    ``two`` (a constant at each call) says G ≤ 2: the threshold bits are then those of T₀
+    (``bits0``) and T₁ (``bits1``), and GA, GB are only indexed by constants."""
+    cdef ii_u64x4 resA, resB, undA, undB, BA, BB, b0, b1
+    cdef int i, g
+    resA = _msc_classes(ii_load4(sr), ii_load4(up), ii_load4(dn), ii_load4(o), ii_load4(oo), validA, count,
+                        cls_list, n_cls, G, two, GA, &undA)
+    resB = _msc_classes(ii_load4(sr + 4), ii_load4(up + 4), ii_load4(dn + 4), ii_load4(o + 4), ii_load4(oo + 4),
+                        validB, count, cls_list, n_cls, G, two, GB, &undB)
+    if ii_any4(undA | undB):
+        for i in range(53):
+            if two:
+                b0 = ii_splat4(bits0[i])
+                b1 = ii_splat4(bits1[i])
+                BA = (GA[0] & b0) | (GA[1] & b1)
+                BB = (GB[0] & b0) | (GB[1] & b1)
+            else:
+                BA = ii_splat4(0)
+                BB = ii_splat4(0)
+                for g in range(G):
+                    b0 = ii_splat4(gbits[53 * g + i])
+                    BA = BA | (GA[g] & b0)
+                    BB = BB | (GB[g] & b0)
+            if not _msc_next_bit(st, BA, BB, &resA, &undA, &resB, &undB):
+                break
+    ii_store4(sr, resA if glauber else (ii_load4(sr) ^ resA))
+    ii_store4(sr + 4, resB if glauber else (ii_load4(sr + 4) ^ resB))
+
+
 cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, bint aligned, const int8_t* cls_list, int n_cls, const uint64_t* gbits,
                      int G, bint glauber, Py_ssize_t n_sweeps, uint64_t* gen) noexcept nogil:
     """``n_sweeps`` checkerboard sweeps of 64 replicas stored bitwise in one L×L grid of words.
@@ -733,7 +769,7 @@ cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, bint aligned, const int8_t* c
     A and B of four, one xoshiro256** lane per site: generator steps alternate A, B, A, B, …,
     so the two comparisons overlap in the processor (their exits are tested together).
     """
-    cdef Py_ssize_t M = L // 2, Mp = (L // 2 + 7) // 8 * 8, t, r, k, j, i
+    cdef Py_ssize_t M = L // 2, Mp = (L // 2 + 7) // 8 * 8, t, r, k, j
     cdef int colour, d, g
     cdef uint64_t* black = <uint64_t*>calloc(L * Mp + 8, sizeof(uint64_t))
     cdef uint64_t* white = <uint64_t*>calloc(L * Mp + 8, sizeof(uint64_t))
@@ -750,11 +786,10 @@ cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, bint aligned, const int8_t* c
     cdef ii_u64x4 GB[MSC_MAX_GROUPS]
     cdef ii_u64x4 GA2[2]  # the groups when there are at most two: constant indices, kept in registers
     cdef ii_u64x4 GB2[2]
-    cdef ii_u64x4 b0, b1
     cdef uint64_t no_bits[53]
     cdef const uint64_t* bits0 = gbits if G > 0 else no_bits  # bits of T₀ and T₁ (all zero when absent)
     cdef const uint64_t* bits1 = gbits + 53 if G > 1 else no_bits
-    cdef ii_u64x4 resA, resB, undA, undB, BA, BB, validA, validB, s, all_lanes = ii_splat4(~(<uint64_t>0))
+    cdef ii_u64x4 validA, validB, all_lanes = ii_splat4(~(<uint64_t>0))
     cdef ii_u64x4 count = all_lanes if aligned else ii_splat4(0)
     for r in range(L):
         for k in range(M):
@@ -786,39 +821,12 @@ cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, bint aligned, const int8_t* c
                     else:
                         validA = ii_lanes_below(M - k)
                         validB = ii_lanes_below(M - k - 4)
-                    if G <= 2:
-                        resA = _msc_classes(ii_load4(sr + k), ii_load4(up + k), ii_load4(dn + k), ii_load4(o + k),
-                                            ii_load4(oo + k), validA, count, cls_list, n_cls, G, True, GA2, &undA)
-                        resB = _msc_classes(ii_load4(sr + k + 4), ii_load4(up + k + 4), ii_load4(dn + k + 4),
-                                            ii_load4(o + k + 4), ii_load4(oo + k + 4), validB, count, cls_list, n_cls,
-                                            G, True, GB2, &undB)
-                        if ii_any4(undA | undB):
-                            for i in range(53):
-                                b0 = ii_splat4(bits0[i])
-                                b1 = ii_splat4(bits1[i])
-                                if not _msc_next_bit(st, (GA2[0] & b0) | (GA2[1] & b1), (GB2[0] & b0) | (GB2[1] & b1),
-                                                     &resA, &undA, &resB, &undB):
-                                    break
+                    if G <= 2:  # the same code with the group masks in registers
+                        _msc_eight_sites(sr + k, up + k, dn + k, o + k, oo + k, validA, validB, count, cls_list, n_cls,
+                                         G, True, GA2, GB2, gbits, bits0, bits1, st, glauber)
                     else:
-                        resA = _msc_classes(ii_load4(sr + k), ii_load4(up + k), ii_load4(dn + k), ii_load4(o + k),
-                                            ii_load4(oo + k), validA, count, cls_list, n_cls, G, False, GA, &undA)
-                        resB = _msc_classes(ii_load4(sr + k + 4), ii_load4(up + k + 4), ii_load4(dn + k + 4),
-                                            ii_load4(o + k + 4), ii_load4(oo + k + 4), validB, count, cls_list, n_cls,
-                                            G, False, GB, &undB)
-                        if ii_any4(undA | undB):
-                            for i in range(53):
-                                BA = ii_splat4(0)
-                                BB = ii_splat4(0)
-                                for g in range(G):
-                                    b0 = ii_splat4(gbits[53 * g + i])
-                                    BA = BA | (GA[g] & b0)
-                                    BB = BB | (GB[g] & b0)
-                                if not _msc_next_bit(st, BA, BB, &resA, &undA, &resB, &undB):
-                                    break
-                    s = ii_load4(sr + k)
-                    ii_store4(sr + k, resA if glauber else (s ^ resA))
-                    s = ii_load4(sr + k + 4)
-                    ii_store4(sr + k + 4, resB if glauber else (s ^ resB))
+                        _msc_eight_sites(sr + k, up + k, dn + k, o + k, oo + k, validA, validB, count, cls_list, n_cls,
+                                         G, False, GA, GB, gbits, bits0, bits1, st, glauber)
                     k += 8
     for g in range(4):
         ii_store4(gen + 4 * g, st[g])
