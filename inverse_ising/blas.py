@@ -14,8 +14,12 @@ _CONTROLLER = None
 
 @contextlib.contextmanager
 def blas_threads(n):
-    """Run the block with every BLAS library of the process limited to ``n`` threads."""
+    """Run the block with every BLAS library of the process limited to ``n`` threads
+    (``None``: no limit, the block runs as it is)."""
     global _CONTROLLER
+    if n is None:
+        yield
+        return
     if _CONTROLLER is None:
         _CONTROLLER = ThreadpoolController()
     with _CONTROLLER.limit(limits=int(n), user_api="blas"):

@@ -56,9 +56,10 @@ import warnings
 import numpy as np
 from scipy.special import xlogy
 
+from .blas import blas_threads
 from .errors import InputError
 from .models import LatticeIsing, PairwiseIsing
-from .pseudolikelihood import _blas_threads, _unique_rows
+from .pseudolikelihood import _unique_rows
 from .validation import as_positive_int, as_scalar, as_spins
 
 #: Shrinkage used for exact moments whose covariance is singular.
@@ -73,7 +74,7 @@ def _data_moments(X, block=1 << 14):
     """(m, C, M, Ledoit–Wolf numerator Σ_{i≠j} Var(Ĉᵢⱼ)) of (M, N) spins, in float64 blocks.
 
     Repeated rows are merged first (weights = counts) and the products run on one BLAS thread
-    (see :func:`inverse_ising.pseudolikelihood._blas_threads`).
+    (see :func:`inverse_ising.blas.blas_threads`).
     """
     S = as_spins(X, name="X")
     if S.ndim != 2:
@@ -85,7 +86,7 @@ def _data_moments(X, block=1 << 14):
     m = (U.T.astype(np.float64) @ w) / M
     second = np.zeros((N, N))
     fourth = np.zeros((N, N))
-    with _blas_threads(1 if N <= 256 else None):
+    with blas_threads(1 if N <= 256 else None):
         for a in range(0, U.shape[0], block):
             D = U[a:a + block] - m  # centred, float64
             wb = w[a:a + block, None]

@@ -37,7 +37,8 @@ product each.  Implementation notes (all exact reformulations, not approximation
   the penalty and the sums across blocks are float64, and 1 + e is formed in float64, so
   float32 limits only the resolution of the objective (≈ 1e−9 per sample), below what the
   default tolerance asks.  The work is done in blocks of rows that fit in cache, on one BLAS
-  thread (see :func:`_blas_threads`).
+  thread (see :func:`inverse_ising.blas.blas_threads`; the blocked products are small, 4096 × N
+  times N × N, and idle-spinning OpenBLAS threads made one evaluation 20× slower on a busy machine).
 * *Degenerate data.*  Spins that never flip are decoupled and given the field of a 1-D
   penalised problem (see :func:`fit_pseudolikelihood`).
 
@@ -61,19 +62,16 @@ nᵢ the sum of the neighbours of site i (each bond as in ``LatticeIsing.to_pair
 enter only through the counts of the 2 × 9 values (sᵢ, nᵢ), so Newton's method on (J, h) costs
 nothing; see that function for the standard errors.
 """
-import ctypes
-import glob
 import math
-import os
 import time
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
 from scipy.optimize import brentq, minimize
 
+from .blas import blas_threads
 from .errors import InputError
 from .models import LatticeIsing, PairwiseIsing
 from .validation import as_positive_int, as_scalar, as_spins
@@ -84,63 +82,8 @@ BLOCK_ROWS = 4096
 COMPRESS_RATIO = 0.75
 #: Default to float32 work arrays from this many (distinct rows × spins) entries on.
 FLOAT32_MIN_ENTRIES = 1_000_000
-#: Up to this many spins the blocked products run on one BLAS thread (see _blas_threads).
+#: Up to this many spins the blocked products run on one BLAS thread (see blas_threads).
 SINGLE_THREAD_MAX_SPINS = 256
-
-
-def _openblas_controls():
-    """(get, set) for the thread count of numpy's OpenBLAS, or None where it cannot be found."""
-    import numpy as _np
-    base = os.path.dirname(os.path.dirname(_np.__file__))
-    candidates = glob.glob(os.path.join(base, "numpy.libs", "*openblas*")) + glob.glob(
-        os.path.join(base, "numpy", ".dylibs", "*openblas*"))
-    for path in candidates:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix in ("scipy_openblas_", "openblas_"):
-            for suffix in ("64_", ""):
-                get = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
-                put = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
-                if get is not None and put is not None:
-                    get.restype, put.argtypes = ctypes.c_int, [ctypes.c_int]
-                    return get, put
-    return None
-
-
-@contextmanager
-def _blas_threads(n):
-    """Run the enclosed code with numpy's BLAS limited to ``n`` threads (restored afterwards).
-
-    The blocked products of the objective are small (4096 × N times N × N); with N of a few
-    hundred or less, BLAS threads cost more than they save, and on a shared, busy machine
-    idle-spinning OpenBLAS threads made one evaluation 20× slower (measured: 1.5 s against
-    0.07 s).  Uses threadpoolctl when it is installed, else OpenBLAS's own setter; a no-op
-    where neither is available.
-    """
-    if n is None:
-        yield
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        threadpool_limits = None
-    if threadpool_limits is not None:
-        with threadpool_limits(n, user_api="blas"):
-            yield
-        return
-    controls = _openblas_controls()
-    if controls is None:
-        yield
-        return
-    get, put = controls
-    old = get()
-    put(n)
-    try:
-        yield
-    finally:
-        put(old)
 
 
 @dataclass
@@ -459,7 +402,7 @@ def fit_pseudolikelihood(X, l2=None, symmetrize=True, max_iter=1000, tol=None, *
                 raise InputError(f"init must be finite (h, J) of shapes ({N},), ({N}, {N}) to match X")
             theta0 = obj.from_original(h0[active], J0[np.ix_(active, active)])
 
-        with _blas_threads(1 if n_act <= SINGLE_THREAD_MAX_SPINS else None):
+        with blas_threads(1 if n_act <= SINGLE_THREAD_MAX_SPINS else None):
             # float32 objectives are resolved to ~1e−9 per sample: a looser ftol and a short line
             # search stop the solver promptly there instead of spending evaluations on rounding.
             f32 = dtype == np.float32
