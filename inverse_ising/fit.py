@@ -24,16 +24,14 @@ The :class:`FitResult` holds the model, the history (arrays, one entry per itera
 diagnostics (convergence statistic, converged flag, iterations, divergence) and the standard
 errors, and saves to / loads from the model ``.npz`` of SPEC §5.
 """
-import json
 import math
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import __version__
 from .errors import InputError
-from .io import atomic_write, load_model
+from .io import load_model, save_model
 from .models import LatticeIsing, PairwiseIsing
 
 MODELS = ("pairwise", "lattice")
@@ -172,22 +170,10 @@ class FitResult:
         backend = self.info.get("_backend")
         if backend is not None and not backend.is_root:
             return
-        m = self.model
-        arrays = {"kind": np.array(m.kind), "h": np.asarray(m.h), "J": np.asarray(m.J)}
-        if m.kind == "lattice":
-            arrays["L"] = np.array(m.L)
-            arrays["boundary"] = np.array(m.boundary)
-        meta = {"package_version": __version__, **_jsonable(self.meta)}
-        arrays["meta"] = np.array(json.dumps(meta))
-        for name, values in self.history.items():
-            arrays[f"history_{name}"] = np.asarray(values, dtype=float)
-        for key in ("h", "J"):
-            se = self.stderr.get(key)
-            if se is not None:
-                arrays[f"{key}_stderr"] = np.asarray(se, dtype=float)
-        with atomic_write(path, force) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
+        history = {name: np.asarray(values, dtype=float) for name, values in self.history.items()}
+        stderr = {f"{key}_stderr": np.asarray(self.stderr[key], dtype=float)
+                  for key in ("h", "J") if self.stderr.get(key) is not None}
+        save_model(path, self.model, _jsonable(self.meta), history, force, extra=stderr)
 
 
 def load_fit(path):

@@ -97,8 +97,9 @@ def load_spins(path):
         return spins, shape, _meta(npz, path)
 
 
-def save_model(path, model, meta=None, history=None, force=False):
-    """Write a model (or a fit's model) with its ``meta`` dict and ``history`` arrays."""
+def save_model(path, model, meta=None, history=None, force=False, extra=None):
+    """Write a model (or a fit's model) with its ``meta`` dict (JSON), ``history`` arrays (as
+    ``history_<name>``) and ``extra`` arrays (a fit's standard errors, under their own names)."""
     arrays = {"kind": np.array(model.kind), "h": np.asarray(model.h), "J": np.asarray(model.J)}
     if model.kind == "lattice":
         arrays["L"] = np.array(model.L)
@@ -106,6 +107,7 @@ def save_model(path, model, meta=None, history=None, force=False):
     arrays["meta"] = np.array(json.dumps({"package_version": __version__, **(meta or {})}))
     for name, values in (history or {}).items():
         arrays[f"history_{name}"] = np.asarray(values)
+    arrays.update(extra or {})
     _save_npz(path, arrays, force)
 
 
