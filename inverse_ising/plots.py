@@ -2,9 +2,8 @@
 
 matplotlib is a requirement of the package, imported only when a figure is drawn (so that fits
 and samplers start fast); an environment without it gets an :class:`InputError` saying how to
-install it. Every
-``plot_*`` function returns a matplotlib Figure; :func:`save_figure` writes one as a PNG
-atomically (temporary file, then rename) and closes it.
+install it. Every ``plot_*`` function returns a matplotlib Figure; :func:`save_figure` writes one
+as a PNG atomically (temporary file, then rename) and closes it.
 
 Conventions of the figures: statistics are in the ±1 spin representation (C, D, T) unless the
 axis says otherwise; firing rates are probabilities per time bin (or Hz when a bin width is
