@@ -29,7 +29,7 @@ from cython.parallel cimport prange
 from libc.math cimport exp
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
-from libc.string cimport memcmp, memcpy, memset
+from libc.string cimport memcmp, memcpy, memmove, memset
 
 cnp.import_array()
 
@@ -618,23 +618,42 @@ cdef extern from *:
 
 MSC_AVAILABLE = bool(II_HAVE_VECTORS)
 
+cdef extern from "ars5.h":
+    int II_ARS5_PORTABLE, II_ARS5_AESNI, II_ARS5_VAES
+    int ii_ars5_best
+    void ii_ars5_init() noexcept nogil
+    int ii_ars5_runs(int impl) noexcept nogil
+    void ii_ars5_fill(uint64_t* out, const uint64_t* key, uint64_t counter, Py_ssize_t n_words) noexcept nogil
+    int ii_ars5_fill_with(int impl, uint64_t* out, const uint64_t* key, uint64_t counter, Py_ssize_t n_words) noexcept nogil
+
+ii_ars5_init()
+ARS5_NAMES = {II_ARS5_PORTABLE: "portable", II_ARS5_AESNI: "aesni", II_ARS5_VAES: "vaes"}
+ARS5_BEST = ARS5_NAMES[ii_ars5_best]
+ARS5_AVAILABLE = tuple(name for impl, name in sorted(ARS5_NAMES.items()) if ii_ars5_runs(impl))
+
+
+def ars5_words(const uint64_t[::1] key, uint64_t counter, Py_ssize_t n_words, impl=None):
+    """(n_words, 4) uint64: words of the ARS-5 stream with this 128-bit key from block ``counter``
+    (word w = blocks counter + 2w, counter + 2w + 1, as low/high halves), computed by implementation
+    ``impl`` ("portable", "aesni", "vaes"; default: the one the kernels use)."""
+    names = {name: code for code, name in ARS5_NAMES.items()}
+    if key.shape[0] != 2 or n_words < 0 or (impl is not None and impl not in names):
+        raise ValueError("ars5_words needs a key of two words, n_words >= 0 and a known implementation")
+    out = np.zeros((max(n_words, 1), 4), dtype=np.uint64)
+    cdef uint64_t[:, ::1] o = out
+    if ii_ars5_fill_with(names[impl or ARS5_BEST], &o[0, 0], &key[0], counter, n_words) != 0:
+        raise ValueError(f"this CPU cannot run the {impl} implementation of ARS-5")
+    return out[:n_words]
+
+
 cdef enum:
     MSC_MAX_GROUPS = 10  # at most ten classes, hence ten threshold groups
+    MSC_SURE_BITS = 10  # bits compared in every block before the first exit test
+    MSC_BLOCK_WORDS = 106  # generator words one block may use: 53 bits for each of its two groups of sites
+    MSC_BUFFER_WORDS = 256  # generator words buffered per chain (8 KiB: stays in the L1 cache)
+    GEN_MSC_COUNTER = 49  # word of a chain's generator state that holds its ARS-5 block counter
+
 MSC_PTEST = bool(II_ANY4_PTEST)
-
-
-cdef inline ii_u64x4 _xoshiro4_next(ii_u64x4* st) noexcept nogil:
-    """One step of four xoshiro256** lanes held as st[0..3] = (s0, s1, s2, s3); returns the four outputs."""
-    cdef ii_u64x4 r = (st[1] << 2) + st[1], t = st[1] << 17
-    r = (r << 7) | (r >> 57)
-    r = (r << 3) + r
-    st[2] = st[2] ^ st[0]
-    st[3] = st[3] ^ st[1]
-    st[1] = st[1] ^ st[2]
-    st[0] = st[0] ^ st[3]
-    st[2] = st[2] ^ t
-    st[3] = (st[3] << 45) | (st[3] >> 19)
-    return r
 
 
 cdef inline ii_u64x4 _msc_row_mask(const int8_t* row, ii_u64x4 ones, ii_u64x4 twos, ii_u64x4 fours,
@@ -668,20 +687,19 @@ cdef inline ii_u64x4 _msc_classes(ii_u64x4 s, ii_u64x4 a, ii_u64x4 b, ii_u64x4 c
 
     A replica's class is (k, s), k the number of its neighbours that are up (``aligned`` all
     zeros) or aligned with its spin (``aligned`` all ones), counted by a bitwise adder over
-    xᵢ = neighbourᵢ ⊕ (¬s ∧ aligned).  Returns the replicas that accept for sure; sets ``Gm[g]``
-    (g < G) to the replicas in threshold group g and ``*und`` to all replicas still to be decided
-    by a comparison with their uniform.  ``two`` (a constant at each call) says G ≤ 2: then Gm is
-    only indexed by the constants 0 and 1, so that the compiler keeps both in registers.
+    xᵢ = neighbourᵢ ⊕ (¬s ∧ aligned).  Returns the replicas that accept for sure; sets ``*und`` to
+    all replicas still to be decided by a comparison with their uniform, and ``Gm`` to the
+    replicas of each threshold group: Gm[g] (g < G) in general; when ``two`` (G ≤ 2, a constant
+    at each call) the selector table Gm[0..3] = (none, group 0, group 1, both), indexed by the
+    two groups' threshold bits (see ``_msc_eight_sites``).
     """
     cdef ii_u64x4 f = ~s & aligned
     cdef ii_u64x4 xa = a ^ f, xb = b ^ f, xc = c ^ f, xe = e ^ f
     cdef ii_u64x4 s1 = xa ^ xb, c1 = xa & xb, s2 = xc ^ xe, c2 = xc & xe
     cdef ii_u64x4 ones = s1 ^ s2, twos = c1 ^ c2 ^ (s1 & s2), fours = c1 & c2, m, decided = ~valid
+    cdef ii_u64x4 g0 = ii_splat4(0), g1 = ii_splat4(0)
     cdef int q, g, gi
-    if two:
-        Gm[0] = ii_splat4(0)
-        Gm[1] = ii_splat4(0)
-    else:
+    if not two:
         for g in range(G):
             Gm[g] = ii_splat4(0)
     und[0] = ii_splat4(0)
@@ -694,62 +712,62 @@ cdef inline ii_u64x4 _msc_classes(ii_u64x4 s, ii_u64x4 a, ii_u64x4 b, ii_u64x4 c
         und[0] = und[0] | m
         if two:
             if gi == 0:
-                Gm[0] = Gm[0] | m
+                g0 = g0 | m
             else:
-                Gm[1] = Gm[1] | m
+                g1 = g1 | m
         else:
             Gm[gi] = Gm[gi] | m
+    if two:
+        Gm[0] = ii_splat4(0)
+        Gm[1] = g0
+        Gm[2] = g1
+        Gm[3] = g0 | g1
     return ~decided
 
 
-cdef inline bint _msc_next_bit(ii_u64x4* st, ii_u64x4 BA, ii_u64x4 BB, ii_u64x4* resA, ii_u64x4* undA,
-                               ii_u64x4* resB, ii_u64x4* undB) noexcept nogil:
-    """One bit of the comparisons U < T of groups A and B: a generator word for each (A first), whose
-    bit b is the next bit of replica b's uniform; ``BA``/``BB`` hold the same bit of each replica's
-    threshold.  A replica is decided at its first bit that differs from T: accepted when T's bit is
-    1 (U's is 0).  Returns whether a replica is still undecided."""
-    cdef ii_u64x4 rvA = _xoshiro4_next(st), rvB = _xoshiro4_next(st)
-    resA[0] = resA[0] | (undA[0] & BA & ~rvA)
-    undA[0] = undA[0] & ~(BA ^ rvA)
-    resB[0] = resB[0] | (undB[0] & BB & ~rvB)
-    undB[0] = undB[0] & ~(BB ^ rvB)
-    return ii_any4(undA[0] | undB[0])
-
-
-cdef inline void _msc_eight_sites(uint64_t* sr, const uint64_t* up, const uint64_t* dn, const uint64_t* o,
-                                  const uint64_t* oo, ii_u64x4 validA, ii_u64x4 validB, ii_u64x4 count,
-                                  const int8_t* cls_list, int n_cls, int G, bint two, ii_u64x4* GA, ii_u64x4* GB,
-                                  const uint64_t* gbits, const uint64_t* bits0, const uint64_t* bits1,
-                                  ii_u64x4* st, bint glauber) noexcept nogil:
+cdef inline Py_ssize_t _msc_eight_sites(uint64_t* sr, const uint64_t* up, const uint64_t* dn, const uint64_t* o,
+                                        const uint64_t* oo, ii_u64x4 validA, ii_u64x4 validB, ii_u64x4 count,
+                                        const int8_t* cls_list, int n_cls, int G, bint two, ii_u64x4* GA,
+                                        ii_u64x4* GB, const uint64_t* gbits, const uint8_t* code,
+                                        const uint64_t* rv, bint glauber) noexcept nogil:
     """Update sites sr[0..7] of a row (neighbours up, dn, o, oo at the same offsets): classify
     groups A = sites 0..3 and B = 4..7, compare the undecided replicas' uniforms with their
     thresholds bit by bit, then flip (Metropolis) or set (Glauber) the accepted replicas.
-    ``two`` (a constant at each call) says G ≤ 2: the threshold bits are then those of T₀
-    (``bits0``) and T₁ (``bits1``), and GA, GB are only indexed by constants."""
-    cdef ii_u64x4 resA, resB, undA, undB, BA, BB, b0, b1
-    cdef int i, g
+    Bit i of the uniforms is generator words rv[8i .. 8i+3] (A) and rv[8i+4 .. 8i+7] (B).  The
+    first MSC_SURE_BITS bits are compared without testing for the end (the 512 replicas
+    almost never are all decided sooner, and a loop exit that depends on the data costs a
+    mispredicted branch); then bit by bit until every replica is decided.  Returns the number of
+    generator words used.  ``two`` (a constant at each call): G ≤ 2 and GA, GB are selector tables."""
+    cdef ii_u64x4 resA, resB, undA, undB, BA, BB, rvA, rvB, b
+    cdef int i = 0, g
     resA = _msc_classes(ii_load4(sr), ii_load4(up), ii_load4(dn), ii_load4(o), ii_load4(oo), validA, count,
                         cls_list, n_cls, G, two, GA, &undA)
     resB = _msc_classes(ii_load4(sr + 4), ii_load4(up + 4), ii_load4(dn + 4), ii_load4(o + 4), ii_load4(oo + 4),
                         validB, count, cls_list, n_cls, G, two, GB, &undB)
     if ii_any4(undA | undB):
-        for i in range(53):
-            if two:
-                b0 = ii_splat4(bits0[i])
-                b1 = ii_splat4(bits1[i])
-                BA = (GA[0] & b0) | (GA[1] & b1)
-                BB = (GB[0] & b0) | (GB[1] & b1)
+        while i < 53 and (i < MSC_SURE_BITS or ii_any4(undA | undB)):
+            if two:  # bit i of each replica's threshold: a lookup by the two thresholds' bits
+                BA = GA[code[i]]
+                BB = GB[code[i]]
             else:
                 BA = ii_splat4(0)
                 BB = ii_splat4(0)
                 for g in range(G):
-                    b0 = ii_splat4(gbits[53 * g + i])
-                    BA = BA | (GA[g] & b0)
-                    BB = BB | (GB[g] & b0)
-            if not _msc_next_bit(st, BA, BB, &resA, &undA, &resB, &undB):
-                break
+                    b = ii_splat4(gbits[53 * g + i])
+                    BA = BA | (GA[g] & b)
+                    BB = BB | (GB[g] & b)
+            # bit i of each replica's uniform; a replica is decided at its first bit that differs
+            # from its threshold's, and accepted if that bit of the threshold is 1
+            rvA = ii_load4(rv + 8 * i)
+            rvB = ii_load4(rv + 8 * i + 4)
+            resA = resA | (undA & BA & ~rvA)
+            undA = undA & ~(BA ^ rvA)
+            resB = resB | (undB & BB & ~rvB)
+            undB = undB & ~(BB ^ rvB)
+            i += 1
     ii_store4(sr, resA if glauber else (ii_load4(sr) ^ resA))
     ii_store4(sr + 4, resB if glauber else (ii_load4(sr + 4) ^ resB))
+    return 2 * i
 
 
 cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, bint aligned, const int8_t* cls_list, int n_cls, const uint64_t* gbits,
@@ -766,14 +784,17 @@ cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, bint aligned, const int8_t* c
     Replica b's uniform is U = Σᵢ (bit b of word i)·2^(52−i); the comparison U < T is made
     bit-serially for all 64 replicas at once and stops as soon as every replica is decided.
     Eight sites of a colour (consecutive in the split layout) are processed together as two groups
-    A and B of four, one xoshiro256** lane per site: generator steps alternate A, B, A, B, …,
-    so the two comparisons overlap in the processor (their exits are tested together).
+    A and B of four.  The words come from the chain's ARS-5 stream (key: words 0–1 of ``gen``, next
+    block: word GEN_MSC_COUNTER), used in order; they are generated into a buffer ahead of use and
+    the counter is advanced by what was used, so that the results do not depend on the buffering.
     """
-    cdef Py_ssize_t M = L // 2, Mp = (L // 2 + 7) // 8 * 8, t, r, k, j
-    cdef int colour, d, g
+    cdef Py_ssize_t M = L // 2, Mp = (L // 2 + 7) // 8 * 8, t, r, k, j, head = 0, filled = 0
+    cdef int colour, d, g, i
     cdef uint64_t* black = <uint64_t*>calloc(L * Mp + 8, sizeof(uint64_t))
     cdef uint64_t* white = <uint64_t*>calloc(L * Mp + 8, sizeof(uint64_t))
     cdef uint64_t* halo = <uint64_t*>calloc(Mp + 10, sizeof(uint64_t))
+    cdef uint64_t* words_mem = <uint64_t*>malloc((4 * MSC_BUFFER_WORDS + 8) * sizeof(uint64_t))
+    cdef uint64_t* words = <uint64_t*>((<size_t>words_mem + 63) & ~(<size_t>63))  # 64-byte aligned: no load crosses a cache line
     cdef uint64_t* X
     cdef uint64_t* O
     cdef uint64_t* sr
@@ -781,24 +802,21 @@ cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, bint aligned, const int8_t* c
     cdef const uint64_t* oo
     cdef const uint64_t* up
     cdef const uint64_t* dn
-    cdef ii_u64x4 st[4]
+    cdef uint64_t base = gen[GEN_MSC_COUNTER]  # block index of words[0]
     cdef ii_u64x4 GA[MSC_MAX_GROUPS]
     cdef ii_u64x4 GB[MSC_MAX_GROUPS]
-    cdef ii_u64x4 GA2[2]  # the groups when there are at most two: constant indices, kept in registers
-    cdef ii_u64x4 GB2[2]
-    cdef uint64_t no_bits[53]
-    cdef const uint64_t* bits0 = gbits if G > 0 else no_bits  # bits of T₀ and T₁ (all zero when absent)
-    cdef const uint64_t* bits1 = gbits + 53 if G > 1 else no_bits
+    cdef ii_u64x4 GA2[4]  # selector tables when there are at most two groups (kept in registers / L1)
+    cdef ii_u64x4 GB2[4]
+    cdef uint8_t code[53]  # bit i of T₀ + 2 · bit i of T₁ (G ≤ 2)
     cdef ii_u64x4 validA, validB, all_lanes = ii_splat4(~(<uint64_t>0))
     cdef ii_u64x4 count = all_lanes if aligned else ii_splat4(0)
+    for i in range(53):
+        code[i] = (1 if G > 0 and gbits[i] else 0) + (2 if G > 1 and gbits[53 + i] else 0)
     for r in range(L):
         for k in range(M):
             j = 2 * k + (r & 1)
             black[r * Mp + k] = grid[r * L + j]
             white[r * Mp + k] = grid[r * L + (j ^ 1)]
-    for g in range(4):
-        st[g] = ii_load4(gen + 4 * g)
-    memset(no_bits, 0, sizeof(no_bits))
     for t in range(n_sweeps):
         for colour in range(2):
             X = black if colour == 0 else white
@@ -821,15 +839,21 @@ cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, bint aligned, const int8_t* c
                     else:
                         validA = ii_lanes_below(M - k)
                         validB = ii_lanes_below(M - k - 4)
-                    if G <= 2:  # the same code with the group masks in registers
-                        _msc_eight_sites(sr + k, up + k, dn + k, o + k, oo + k, validA, validB, count, cls_list, n_cls,
-                                         G, True, GA2, GB2, gbits, bits0, bits1, st, glauber)
+                    if filled - head < MSC_BLOCK_WORDS:  # keep the unused words, generate the next ones after them
+                        memmove(words, words + 4 * head, (filled - head) * 4 * sizeof(uint64_t))
+                        base += 2 * <uint64_t>head
+                        filled -= head
+                        head = 0
+                        ii_ars5_fill(words + 4 * filled, gen, base + 2 * <uint64_t>filled, MSC_BUFFER_WORDS - filled)
+                        filled = MSC_BUFFER_WORDS
+                    if G <= 2:  # the same code with the group masks in selector tables
+                        head += _msc_eight_sites(sr + k, up + k, dn + k, o + k, oo + k, validA, validB, count, cls_list,
+                                                 n_cls, G, True, GA2, GB2, gbits, code, words + 4 * head, glauber)
                     else:
-                        _msc_eight_sites(sr + k, up + k, dn + k, o + k, oo + k, validA, validB, count, cls_list, n_cls,
-                                         G, False, GA, GB, gbits, bits0, bits1, st, glauber)
+                        head += _msc_eight_sites(sr + k, up + k, dn + k, o + k, oo + k, validA, validB, count, cls_list,
+                                                 n_cls, G, False, GA, GB, gbits, code, words + 4 * head, glauber)
                     k += 8
-    for g in range(4):
-        ii_store4(gen + 4 * g, st[g])
+    gen[GEN_MSC_COUNTER] = base + 2 * <uint64_t>head
     for r in range(L):
         for k in range(M):
             j = 2 * k + (r & 1)
@@ -838,13 +862,15 @@ cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, bint aligned, const int8_t* c
     free(black)
     free(white)
     free(halo)
+    free(words_mem)
 
 
 def msc_sweeps(uint64_t[:, :, ::1] words, bint aligned, const int8_t[:, ::1] cls_list, const uint64_t[:, ::1] gbits, bint glauber,
                Py_ssize_t n_sweeps, uint64_t[:, ::1] state, int n_threads=1):
     """Multi-spin-coded checkerboard sweeps of (C, L, L) uint64 words (64 replicas each, periodic L×L
-    lattice); chain c draws from generator row c (its four xoshiro256** lanes, stepped directly).
-    ``aligned``, ``cls_list`` (n, 3) and ``gbits`` are the tables of ``cython_backend.msc_tables``."""
+    lattice); chain c draws from the ARS-5 stream of generator row c (key: words 0–1, block counter:
+    word GEN_MSC_COUNTER, advanced in place).  ``aligned``, ``cls_list`` (n, 3) and ``gbits`` are the
+    tables of ``cython_backend.msc_tables``."""
     cdef Py_ssize_t C = words.shape[0], L = words.shape[1], c
     cdef int G = gbits.shape[0], n_cls = cls_list.shape[0]
     cdef int8_t dummy[3]
@@ -854,6 +880,8 @@ def msc_sweeps(uint64_t[:, :, ::1] words, bint aligned, const int8_t[:, ::1] cls
         return
     if G > MSC_MAX_GROUPS or gbits.shape[1] != 53 or n_cls > 10 or (n_cls > 0 and cls_list.shape[1] != 3):
         raise ValueError("bad multi-spin-coding tables")
+    if state.shape[0] < C or state.shape[1] != GEN_WORDS:
+        raise ValueError("one generator state row per word is needed")
     for c in prange(C, nogil=True, schedule="static", num_threads=n_threads):
         _msc_chain(&words[c, 0, 0], L, aligned, &cls_list[0, 0] if n_cls > 0 else dummy, n_cls,
                    &gbits[0, 0] if G > 0 else NULL, G, glauber, n_sweeps, &state[c, 0])

@@ -445,6 +445,22 @@ def test_msc_reproducible_across_threads():
     np.testing.assert_array_equal(outs[0], outs[1])
 
 
+@pytest.mark.parametrize("rule", ["metropolis", "glauber"])
+def test_msc_stream_does_not_depend_on_the_calls(cy, rule):
+    """The kernel generates ARS-5 words ahead of use into a buffer and advances the counter by the
+    words it used: 3 sweeps in one call and 1 + 2 in two calls give the same spins and state."""
+    start = cb_module.msc_pack(random_spins((128, 64, 64), np.random.default_rng(9)))
+    runs = []
+    for split in ((3,), (1, 2)):
+        words, g = start.copy(), cy.make_rng(np.random.SeedSequence(10), 2)
+        for n in split:
+            cy.msc_sweeps(words, 0.44, 0.0, rule, n, g)
+        runs.append((words, g.state.copy()))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    assert not np.array_equal(runs[0][0], start)
+
+
 # ------------------------------------------------------------------------- Wolff
 @pytest.mark.parametrize("boundary,J", [("periodic", 0.44), ("open", 0.5)])
 def test_wolff_matches_exact(cy, boundary, J):
