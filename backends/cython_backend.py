@@ -419,8 +419,10 @@ def msc_sweeps(words, J, h, rule, n_sweeps, rng, n_threads=1):
     L×L lattice, checkerboard order) with its own 53-bit uniform per update: bit b of the words
     drawn for a site belongs to replica b only, so replicas are independent Markov chains that
     share generator calls but no random bits.  ``rng`` is ``make_rng(seed_seq, C)`` (one generator
-    per word, i.e. per 64 replicas); its four lanes are stepped directly, one per site of a group
-    of four.  Start replicas independently (e.g. ``msc_pack`` of random spins).
+    row per word, i.e. per 64 replicas); the bits come from the row's ARS-5 stream (AES rounds on a
+    counter, ``backends/ars5.h``; key: the row's first two words, block counter: its word
+    ``GEN_MSC_COUNTER``, advanced by the words used).  Start replicas independently (e.g.
+    ``msc_pack`` of random spins).
     """
     check_rule(rule)
     if not _kernels.MSC_AVAILABLE:
