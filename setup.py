@@ -19,7 +19,7 @@ extensions = [
     Extension(
         "inverse_ising.backends." + os.path.splitext(os.path.basename(pyx))[0],
         [os.path.relpath(pyx, HERE)],
-        depends=[os.path.join("backends", "ars5.h")],
+        depends=[os.path.join("backends", header) for header in ("ars5.h", "msc.h")],
         include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=["-O3"] + openmp,

@@ -646,150 +646,41 @@ def ars5_words(const uint64_t[::1] key, uint64_t counter, Py_ssize_t n_words, im
     return out[:n_words]
 
 
+cdef extern from "msc.h":
+    ctypedef struct ii_msc_tables:
+        int n_rows, G, glauber
+        int8_t k[10]
+        int8_t which[10]
+        int8_t group[10]
+        uint8_t code[53]
+        uint64_t bits[10][53]
+        uint64_t aligned
+    int II_MSC_MAX_ROWS
+    Py_ssize_t ii_msc_update(const ii_msc_tables* t, uint64_t* sr, const uint64_t* up, const uint64_t* dn,
+                             const uint64_t* o, const uint64_t* oo, ii_u64x4 validA, ii_u64x4 validB,
+                             const uint64_t* rv) noexcept nogil
+
 cdef enum:
-    MSC_MAX_GROUPS = 10  # at most ten classes, hence ten threshold groups
-    MSC_SURE_BITS = 10  # bits compared in every block before the first exit test
-    MSC_BLOCK_WORDS = 106  # generator words one block may use: 53 bits for each of its two groups of sites
+    MSC_BLOCK_WORDS = 106  # generator words one block of eight sites may use: 53 bits for each of its two groups
     MSC_BUFFER_WORDS = 256  # generator words buffered per chain (8 KiB: stays in the L1 cache)
     GEN_MSC_COUNTER = 49  # word of a chain's generator state that holds its ARS-5 block counter
 
 MSC_PTEST = bool(II_ANY4_PTEST)
 
 
-cdef inline ii_u64x4 _msc_row_mask(const int8_t* row, ii_u64x4 ones, ii_u64x4 twos, ii_u64x4 fours,
-                                   ii_u64x4 s) noexcept nogil:
-    """The replicas in the class of table row (k, which, group): exactly k neighbours counted
-    (the bit-sliced count is ``fours twos ones``), and spin −1 (which = 0), +1 (1) or either (2).
-    Branches, not indexed arrays: the rows are the same for every site, so they are predicted."""
-    cdef int k = row[0], which = row[1]
-    cdef ii_u64x4 m
-    if k == 0:
-        m = ~(ones | twos | fours)
-    elif k == 1:
-        m = ones & ~twos
-    elif k == 2:
-        m = twos & ~ones
-    elif k == 3:
-        m = ones & twos
-    else:
-        m = fours
-    if which == 0:
-        return m & ~s
-    if which == 1:
-        return m & s
-    return m
-
-
-cdef inline ii_u64x4 _msc_classes(ii_u64x4 s, ii_u64x4 a, ii_u64x4 b, ii_u64x4 c, ii_u64x4 e, ii_u64x4 valid,
-                                  ii_u64x4 aligned, const int8_t* cls_list, int n_cls, int G, bint two,
-                                  ii_u64x4* Gm, ii_u64x4* und) noexcept nogil:
-    """Classify the replicas of four sites (spins ``s``, neighbours ``a, b, c, e``).
-
-    A replica's class is (k, s), k the number of its neighbours that are up (``aligned`` all
-    zeros) or aligned with its spin (``aligned`` all ones), counted by a bitwise adder over
-    xᵢ = neighbourᵢ ⊕ (¬s ∧ aligned).  Returns the replicas that accept for sure; sets ``*und`` to
-    all replicas still to be decided by a comparison with their uniform, and ``Gm`` to the
-    replicas of each threshold group: Gm[g] (g < G) in general; when ``two`` (G ≤ 2, a constant
-    at each call) the selector table Gm[0..3] = (none, group 0, group 1, both), indexed by the
-    two groups' threshold bits (see ``_msc_eight_sites``).
-    """
-    cdef ii_u64x4 f = ~s & aligned
-    cdef ii_u64x4 xa = a ^ f, xb = b ^ f, xc = c ^ f, xe = e ^ f
-    cdef ii_u64x4 s1 = xa ^ xb, c1 = xa & xb, s2 = xc ^ xe, c2 = xc & xe
-    cdef ii_u64x4 ones = s1 ^ s2, twos = c1 ^ c2 ^ (s1 & s2), fours = c1 & c2, m, decided = ~valid
-    cdef ii_u64x4 g0 = ii_splat4(0), g1 = ii_splat4(0)
-    cdef int q, g, gi
-    if not two:
-        for g in range(G):
-            Gm[g] = ii_splat4(0)
-    und[0] = ii_splat4(0)
-    for q in range(n_cls):
-        m = _msc_row_mask(cls_list + 3 * q, ones, twos, fours, s) & valid
-        decided = decided | m
-        gi = cls_list[3 * q + 2]
-        if gi < 0:
-            continue
-        und[0] = und[0] | m
-        if two:
-            if gi == 0:
-                g0 = g0 | m
-            else:
-                g1 = g1 | m
-        else:
-            Gm[gi] = Gm[gi] | m
-    if two:
-        Gm[0] = ii_splat4(0)
-        Gm[1] = g0
-        Gm[2] = g1
-        Gm[3] = g0 | g1
-    return ~decided
-
-
-cdef inline Py_ssize_t _msc_eight_sites(uint64_t* sr, const uint64_t* up, const uint64_t* dn, const uint64_t* o,
-                                        const uint64_t* oo, ii_u64x4 validA, ii_u64x4 validB, ii_u64x4 count,
-                                        const int8_t* cls_list, int n_cls, int G, bint two, ii_u64x4* GA,
-                                        ii_u64x4* GB, const uint64_t* gbits, const uint8_t* code,
-                                        const uint64_t* rv, bint glauber) noexcept nogil:
-    """Update sites sr[0..7] of a row (neighbours up, dn, o, oo at the same offsets): classify
-    groups A = sites 0..3 and B = 4..7, compare the undecided replicas' uniforms with their
-    thresholds bit by bit, then flip (Metropolis) or set (Glauber) the accepted replicas.
-    Bit i of the uniforms is generator words rv[8i .. 8i+3] (A) and rv[8i+4 .. 8i+7] (B).  The
-    first MSC_SURE_BITS bits are compared without testing for the end (the 512 replicas
-    almost never are all decided sooner, and a loop exit that depends on the data costs a
-    mispredicted branch); then bit by bit until every replica is decided.  Returns the number of
-    generator words used.  ``two`` (a constant at each call): G ≤ 2 and GA, GB are selector tables."""
-    cdef ii_u64x4 resA, resB, undA, undB, BA, BB, rvA, rvB, b
-    cdef int i = 0, g
-    resA = _msc_classes(ii_load4(sr), ii_load4(up), ii_load4(dn), ii_load4(o), ii_load4(oo), validA, count,
-                        cls_list, n_cls, G, two, GA, &undA)
-    resB = _msc_classes(ii_load4(sr + 4), ii_load4(up + 4), ii_load4(dn + 4), ii_load4(o + 4), ii_load4(oo + 4),
-                        validB, count, cls_list, n_cls, G, two, GB, &undB)
-    if ii_any4(undA | undB):
-        while i < 53 and (i < MSC_SURE_BITS or ii_any4(undA | undB)):
-            if two:  # bit i of each replica's threshold: a lookup by the two thresholds' bits
-                BA = GA[code[i]]
-                BB = GB[code[i]]
-            else:
-                BA = ii_splat4(0)
-                BB = ii_splat4(0)
-                for g in range(G):
-                    b = ii_splat4(gbits[53 * g + i])
-                    BA = BA | (GA[g] & b)
-                    BB = BB | (GB[g] & b)
-            # bit i of each replica's uniform; a replica is decided at its first bit that differs
-            # from its threshold's, and accepted if that bit of the threshold is 1
-            rvA = ii_load4(rv + 8 * i)
-            rvB = ii_load4(rv + 8 * i + 4)
-            resA = resA | (undA & BA & ~rvA)
-            undA = undA & ~(BA ^ rvA)
-            resB = resB | (undB & BB & ~rvB)
-            undB = undB & ~(BB ^ rvB)
-            i += 1
-    ii_store4(sr, resA if glauber else (ii_load4(sr) ^ resA))
-    ii_store4(sr + 4, resB if glauber else (ii_load4(sr + 4) ^ resB))
-    return 2 * i
-
-
-cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, bint aligned, const int8_t* cls_list, int n_cls, const uint64_t* gbits,
-                     int G, bint glauber, Py_ssize_t n_sweeps, uint64_t* gen) noexcept nogil:
+cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, const ii_msc_tables* tables, Py_ssize_t n_sweeps,
+                     uint64_t* gen) noexcept nogil:
     """``n_sweeps`` checkerboard sweeps of 64 replicas stored bitwise in one L×L grid of words.
 
-    Bit b of a word is replica b's spin (1 = +1).  Per site, the spin s and the number k of
-    neighbours aligned with it (``aligned``) or up give the class (k, s); each class has the 53-bit threshold
-    T = ceil(p·2⁵³) of the scalar kernels.  Classes with T = 2⁵³ accept without randomness, classes
-    with T = 0 never do; the others are rows (k, which spin, group) of ``cls_list`` (see
-    ``msc_tables``), a group being a set of classes with equal thresholds, whose bits are
-    ``gbits[g, 0..52]`` (most significant first) as all-ones/all-zero words.  ``cls_list`` ends
-    with the never-accepting classes (group −1).
-    Replica b's uniform is U = Σᵢ (bit b of word i)·2^(52−i); the comparison U < T is made
-    bit-serially for all 64 replicas at once and stops as soon as every replica is decided.
-    Eight sites of a colour (consecutive in the split layout) are processed together as two groups
-    A and B of four.  The words come from the chain's ARS-5 stream (key: words 0–1 of ``gen``, next
+    Bit b of a word is replica b's spin (1 = +1).  The lattice is split by colour, so that eight
+    sites of a colour are consecutive words; ``ii_msc_update`` (``msc.h``) updates them with
+    the class tables ``tables`` and one generator word per group of four sites and bit of the
+    uniforms.  The words come from the chain's ARS-5 stream (key: words 0–1 of ``gen``, next
     block: word GEN_MSC_COUNTER), used in order; they are generated into a buffer ahead of use and
     the counter is advanced by what was used, so that the results do not depend on the buffering.
     """
     cdef Py_ssize_t M = L // 2, Mp = (L // 2 + 7) // 8 * 8, t, r, k, j, head = 0, filled = 0
-    cdef int colour, d, g, i
+    cdef int colour, d
     cdef uint64_t* black = <uint64_t*>calloc(L * Mp + 8, sizeof(uint64_t))
     cdef uint64_t* white = <uint64_t*>calloc(L * Mp + 8, sizeof(uint64_t))
     cdef uint64_t* halo = <uint64_t*>calloc(Mp + 10, sizeof(uint64_t))
@@ -803,15 +694,8 @@ cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, bint aligned, const int8_t* c
     cdef const uint64_t* up
     cdef const uint64_t* dn
     cdef uint64_t base = gen[GEN_MSC_COUNTER]  # block index of words[0]
-    cdef ii_u64x4 GA[MSC_MAX_GROUPS]
-    cdef ii_u64x4 GB[MSC_MAX_GROUPS]
-    cdef ii_u64x4 GA2[4]  # selector tables when there are at most two groups (kept in registers / L1)
-    cdef ii_u64x4 GB2[4]
-    cdef uint8_t code[53]  # bit i of T₀ + 2 · bit i of T₁ (G ≤ 2)
     cdef ii_u64x4 validA, validB, all_lanes = ii_splat4(~(<uint64_t>0))
-    cdef ii_u64x4 count = all_lanes if aligned else ii_splat4(0)
-    for i in range(53):
-        code[i] = (1 if G > 0 and gbits[i] else 0) + (2 if G > 1 and gbits[53 + i] else 0)
+    cdef ii_u64x4 lastA = ii_lanes_below(M % 8 if M % 8 else 8), lastB = ii_lanes_below(M % 8 - 4 if M % 8 else 8)
     for r in range(L):
         for k in range(M):
             j = 2 * k + (r & 1)
@@ -833,12 +717,8 @@ cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, bint aligned, const int8_t* c
                 oo = halo + 1 + d
                 k = 0
                 while k < M:
-                    if k + 8 <= M:
-                        validA = all_lanes
-                        validB = all_lanes
-                    else:
-                        validA = ii_lanes_below(M - k)
-                        validB = ii_lanes_below(M - k - 4)
+                    validA = all_lanes if k + 8 <= M else lastA  # a row's last block may be partial
+                    validB = all_lanes if k + 8 <= M else lastB
                     if filled - head < MSC_BLOCK_WORDS:  # keep the unused words, generate the next ones after them
                         memmove(words, words + 4 * head, (filled - head) * 4 * sizeof(uint64_t))
                         base += 2 * <uint64_t>head
@@ -846,12 +726,8 @@ cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, bint aligned, const int8_t* c
                         head = 0
                         ii_ars5_fill(words + 4 * filled, gen, base + 2 * <uint64_t>filled, MSC_BUFFER_WORDS - filled)
                         filled = MSC_BUFFER_WORDS
-                    if G <= 2:  # the same code with the group masks in selector tables
-                        head += _msc_eight_sites(sr + k, up + k, dn + k, o + k, oo + k, validA, validB, count, cls_list,
-                                                 n_cls, G, True, GA2, GB2, gbits, code, words + 4 * head, glauber)
-                    else:
-                        head += _msc_eight_sites(sr + k, up + k, dn + k, o + k, oo + k, validA, validB, count, cls_list,
-                                                 n_cls, G, False, GA, GB, gbits, code, words + 4 * head, glauber)
+                    head += ii_msc_update(tables, sr + k, up + k, dn + k, o + k, oo + k, validA, validB,
+                                          words + 4 * head)
                     k += 8
     gen[GEN_MSC_COUNTER] = base + 2 * <uint64_t>head
     for r in range(L):
@@ -871,20 +747,28 @@ def msc_sweeps(uint64_t[:, :, ::1] words, bint aligned, const int8_t[:, ::1] cls
     lattice); chain c draws from the ARS-5 stream of generator row c (key: words 0–1, block counter:
     word GEN_MSC_COUNTER, advanced in place).  ``aligned``, ``cls_list`` (n, 3) and ``gbits`` are the
     tables of ``cython_backend.msc_tables``."""
-    cdef Py_ssize_t C = words.shape[0], L = words.shape[1], c
-    cdef int G = gbits.shape[0], n_cls = cls_list.shape[0]
-    cdef int8_t dummy[3]
+    cdef Py_ssize_t C = words.shape[0], L = words.shape[1], c, q, i
+    cdef ii_msc_tables tables
     if not II_HAVE_VECTORS:
         raise RuntimeError("the multi-spin-coded kernel needs GCC or Clang vector extensions")
     if C == 0:
         return
-    if G > MSC_MAX_GROUPS or gbits.shape[1] != 53 or n_cls > 10 or (n_cls > 0 and cls_list.shape[1] != 3):
+    if gbits.shape[0] > II_MSC_MAX_ROWS or gbits.shape[1] != 53 or cls_list.shape[0] > II_MSC_MAX_ROWS \
+            or (cls_list.shape[0] > 0 and cls_list.shape[1] != 3):
         raise ValueError("bad multi-spin-coding tables")
     if state.shape[0] < C or state.shape[1] != GEN_WORDS:
         raise ValueError("one generator state row per word is needed")
+    memset(&tables, 0, sizeof(tables))
+    tables.n_rows, tables.G, tables.glauber = cls_list.shape[0], gbits.shape[0], glauber
+    tables.aligned = ~(<uint64_t>0) if aligned else 0
+    for q in range(tables.n_rows):
+        tables.k[q], tables.which[q], tables.group[q] = cls_list[q, 0], cls_list[q, 1], cls_list[q, 2]
+    for q in range(tables.G):
+        for i in range(53):
+            tables.bits[q][i] = gbits[q, i]
+            tables.code[i] += (1 << q) if q < 2 and gbits[q, i] else 0
     for c in prange(C, nogil=True, schedule="static", num_threads=n_threads):
-        _msc_chain(&words[c, 0, 0], L, aligned, &cls_list[0, 0] if n_cls > 0 else dummy, n_cls,
-                   &gbits[0, 0] if G > 0 else NULL, G, glauber, n_sweeps, &state[c, 0])
+        _msc_chain(&words[c, 0, 0], L, &tables, n_sweeps, &state[c, 0])
 
 
 # ============================================================================== Wolff clusters
