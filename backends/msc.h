@@ -104,6 +104,7 @@ II_MSC_INLINE ptrdiff_t ii_msc_eight_sites(const ii_msc_tables *t, const int two
         for (int g = 0; g < t->G; g++) { undA |= gA[g]; undB |= gB[g]; }
     }
     if (ii_v4_any(undA | undB)) {
+#pragma GCC unroll 2
         for (; i < 53; i++) {
             if (i >= II_MSC_SURE_BITS && !ii_v4_any(undA | undB)) break;
             ii_v4 BA, BB;  /* bit i of each replica's threshold */
