@@ -662,7 +662,7 @@ cdef extern from "msc.h":
 
 cdef enum:
     MSC_BLOCK_WORDS = 106  # generator words one block of eight sites may use: 53 bits for each of its two groups
-    MSC_BUFFER_WORDS = 256  # generator words buffered per chain (8 KiB: stays in the L1 cache)
+    MSC_BUFFER_WORDS = 512  # generator words buffered per chain (16 KiB: stays in the L1 cache)
     GEN_MSC_COUNTER = 49  # word of a chain's generator state that holds its ARS-5 block counter
 
 MSC_PTEST = bool(II_ANY4_PTEST)
