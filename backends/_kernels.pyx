@@ -652,10 +652,10 @@ cdef extern from "msc.h":
         int8_t k[10]
         int8_t which[10]
         int8_t group[10]
-        uint8_t code[53]
-        uint64_t bits[10][53]
+        uint8_t code_lo[53]
+        uint8_t code_hi[53]
         uint64_t aligned
-    int II_MSC_MAX_ROWS
+    int II_MSC_MAX_ROWS, II_MSC_MAX_GROUPS
     Py_ssize_t ii_msc_update(const ii_msc_tables* t, uint64_t* sr, const uint64_t* up, const uint64_t* dn,
                              const uint64_t* o, const uint64_t* oo, ii_u64x4 validA, ii_u64x4 validB,
                              const uint64_t* rv) noexcept nogil
@@ -753,7 +753,7 @@ def msc_sweeps(uint64_t[:, :, ::1] words, bint aligned, const int8_t[:, ::1] cls
         raise RuntimeError("the multi-spin-coded kernel needs GCC or Clang vector extensions")
     if C == 0:
         return
-    if gbits.shape[0] > II_MSC_MAX_ROWS or gbits.shape[1] != 53 or cls_list.shape[0] > II_MSC_MAX_ROWS \
+    if gbits.shape[0] > II_MSC_MAX_GROUPS or gbits.shape[1] != 53 or cls_list.shape[0] > II_MSC_MAX_ROWS \
             or (cls_list.shape[0] > 0 and cls_list.shape[1] != 3):
         raise ValueError("bad multi-spin-coding tables")
     if state.shape[0] < C or state.shape[1] != GEN_WORDS:
@@ -765,8 +765,11 @@ def msc_sweeps(uint64_t[:, :, ::1] words, bint aligned, const int8_t[:, ::1] cls
         tables.k[q], tables.which[q], tables.group[q] = cls_list[q, 0], cls_list[q, 1], cls_list[q, 2]
     for q in range(tables.G):
         for i in range(53):
-            tables.bits[q][i] = gbits[q, i]
-            tables.code[i] += (1 << q) if q < 2 and gbits[q, i] else 0
+            if gbits[q, i]:  # selector codes of the threshold bits (msc.h)
+                if q < 2:
+                    tables.code_lo[i] += 1 << q
+                else:
+                    tables.code_hi[i] += 1 << (q - 2)
     for c in prange(C, nogil=True, schedule="static", num_threads=n_threads):
         _msc_chain(&words[c, 0, 0], L, &tables, n_sweeps, &state[c, 0])
 

@@ -15,9 +15,12 @@
  * without testing whether all are decided (512 replicas almost never are sooner, and an exit that
  * depends on the data costs a mispredicted branch), then bit by bit until all are.
  *
- * Written in C rather than Cython for control over what the compiler sees: the update is one
- * always-inlined function specialised (``two``) for at most two groups, whose threshold bits
- * are then looked up in a selector table (none, group 0, group 1, both) by code[i].
+ * There are at most five groups (``msc_tables`` counts neighbours so that at most five classes
+ * need a comparison).  Bit i of the replicas' thresholds is looked up in selector tables built per
+ * block: lo[code_lo[i]] over groups 0-1 (none, 0, 1, both) and hi[code_hi[i]] over groups 2-4
+ * (the eight unions).  Written in C rather than Cython for control over what the compiler sees:
+ * the update is one always-inlined function, specialised for at most two groups (Metropolis at
+ * h = 0: no hi table) and at most five.
  */
 #ifndef II_MSC_H
 #define II_MSC_H
@@ -26,13 +29,14 @@
 #include <string.h>
 
 #define II_MSC_MAX_ROWS 10
+#define II_MSC_MAX_GROUPS 5
 #define II_MSC_SURE_BITS 10
 
 typedef struct {
     int n_rows, G, glauber;
     int8_t k[II_MSC_MAX_ROWS], which[II_MSC_MAX_ROWS], group[II_MSC_MAX_ROWS];
-    uint8_t code[53];                    /* bit i of T_0 + 2 * bit i of T_1 */
-    uint64_t bits[II_MSC_MAX_ROWS][53];  /* bit i of T_g as an all-ones / all-zeros word */
+    uint8_t code_lo[53];                 /* bit i of T_0 + 2 * bit i of T_1 */
+    uint8_t code_hi[53];                 /* bit i of T_2 + 2 * bit i of T_3 + 4 * bit i of T_4 */
     uint64_t aligned;                    /* all ones: count aligned neighbours; 0: up neighbours */
 } ii_msc_tables;
 
@@ -75,19 +79,20 @@ II_MSC_INLINE void ii_msc_count(ii_v4 s, ii_v4 a, ii_v4 b, ii_v4 c, ii_v4 e, ii_
     *fours = c1 & c2;
 }
 
-/* Sites sr[0..7] (neighbours up, dn, o, oo at the same offsets); returns the generator words used. */
-II_MSC_INLINE ptrdiff_t ii_msc_eight_sites(const ii_msc_tables *t, const int two, uint64_t *sr, const uint64_t *up,
+/* Sites sr[0..7] (neighbours up, dn, o, oo at the same offsets); returns the generator words used.
+ * ``groups`` (a constant at each call): at most 2 or 5 groups. */
+II_MSC_INLINE ptrdiff_t ii_msc_eight_sites(const ii_msc_tables *t, const int groups, uint64_t *sr, const uint64_t *up,
                                            const uint64_t *dn, const uint64_t *o, const uint64_t *oo,
                                            ii_v4 validA, ii_v4 validB, const uint64_t *rv) {
     const ii_v4 zero = ii_v4_splat(0), aligned = ii_v4_splat(t->aligned);
     ii_v4 sA = ii_v4_load(sr), sB = ii_v4_load(sr + 4), onesA, twosA, foursA, onesB, twosB, foursB;
-    ii_v4 gA[II_MSC_MAX_ROWS], gB[II_MSC_MAX_ROWS], tabA[4], tabB[4];
+    ii_v4 gA[II_MSC_MAX_GROUPS], gB[II_MSC_MAX_GROUPS], loA[4], loB[4], hiA[8], hiB[8];
     ii_v4 listedA = ~validA, listedB = ~validB, undA = zero, undB = zero;
     int i = 0;
     ii_msc_count(sA, ii_v4_load(up), ii_v4_load(dn), ii_v4_load(o), ii_v4_load(oo), aligned, &onesA, &twosA, &foursA);
     ii_msc_count(sB, ii_v4_load(up + 4), ii_v4_load(dn + 4), ii_v4_load(o + 4), ii_v4_load(oo + 4), aligned,
                  &onesB, &twosB, &foursB);
-    for (int g = 0; g < (two ? 2 : II_MSC_MAX_ROWS); g++) { gA[g] = zero; gB[g] = zero; }
+    for (int g = 0; g < groups; g++) { gA[g] = zero; gB[g] = zero; }
     for (int q = 0; q < t->n_rows; q++) {
         int k = t->k[q], which = t->which[q], g = t->group[q];
         ii_v4 mA = ii_msc_class(k, which, onesA, twosA, foursA, sA, validA);
@@ -97,28 +102,23 @@ II_MSC_INLINE ptrdiff_t ii_msc_eight_sites(const ii_msc_tables *t, const int two
         if (g >= 0) { gA[g] |= mA; gB[g] |= mB; }
     }
     ii_v4 resA = ~listedA, resB = ~listedB;  /* the replicas that accept for sure */
-    if (two) {
-        tabA[0] = zero; tabA[1] = gA[0]; tabA[2] = gA[1]; tabA[3] = undA = gA[0] | gA[1];
-        tabB[0] = zero; tabB[1] = gB[0]; tabB[2] = gB[1]; tabB[3] = undB = gB[0] | gB[1];
-    } else {
-        for (int g = 0; g < t->G; g++) { undA |= gA[g]; undB |= gB[g]; }
+    for (int g = 0; g < groups; g++) { undA |= gA[g]; undB |= gB[g]; }
+    loA[0] = zero; loA[1] = gA[0]; loA[2] = gA[1]; loA[3] = gA[0] | gA[1];
+    loB[0] = zero; loB[1] = gB[0]; loB[2] = gB[1]; loB[3] = gB[0] | gB[1];
+    if (groups == 5) {
+        for (int c = 0; c < 8; c++) {
+            hiA[c] = ((c & 1) ? gA[2] : zero) | ((c & 2) ? gA[3] : zero) | ((c & 4) ? gA[4] : zero);
+            hiB[c] = ((c & 1) ? gB[2] : zero) | ((c & 2) ? gB[3] : zero) | ((c & 4) ? gB[4] : zero);
+        }
     }
     if (ii_v4_any(undA | undB)) {
 #pragma GCC unroll 2
         for (; i < 53; i++) {
             if (i >= II_MSC_SURE_BITS && !ii_v4_any(undA | undB)) break;
-            ii_v4 BA, BB;  /* bit i of each replica's threshold */
-            if (two) {
-                BA = tabA[t->code[i]];
-                BB = tabB[t->code[i]];
-            } else {
-                BA = zero;
-                BB = zero;
-                for (int g = 0; g < t->G; g++) {
-                    ii_v4 bit = ii_v4_splat(t->bits[g][i]);
-                    BA |= gA[g] & bit;
-                    BB |= gB[g] & bit;
-                }
+            ii_v4 BA = loA[t->code_lo[i]], BB = loB[t->code_lo[i]];  /* bit i of each replica's threshold */
+            if (groups == 5) {
+                BA |= hiA[t->code_hi[i]];
+                BB |= hiB[t->code_hi[i]];
             }
             ii_v4 rvA = ii_v4_load(rv + 8 * i), rvB = ii_v4_load(rv + 8 * i + 4);
             resA |= undA & BA & ~rvA;
@@ -136,8 +136,8 @@ II_MSC_INLINE ptrdiff_t ii_msc_eight_sites(const ii_msc_tables *t, const int two
 II_MSC_INLINE ptrdiff_t ii_msc_update(const ii_msc_tables *t, uint64_t *sr, const uint64_t *up, const uint64_t *dn,
                                       const uint64_t *o, const uint64_t *oo, ii_v4 validA, ii_v4 validB,
                                       const uint64_t *rv) {
-    if (t->G <= 2) return ii_msc_eight_sites(t, 1, sr, up, dn, o, oo, validA, validB, rv);
-    return ii_msc_eight_sites(t, 0, sr, up, dn, o, oo, validA, validB, rv);
+    if (t->G <= 2) return ii_msc_eight_sites(t, 2, sr, up, dn, o, oo, validA, validB, rv);
+    return ii_msc_eight_sites(t, II_MSC_MAX_GROUPS, sr, up, dn, o, oo, validA, validB, rv);
 }
 #else
 #define II_MSC_VECTORS 0

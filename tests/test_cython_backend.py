@@ -376,6 +376,16 @@ def test_msc_pack_unpack_round_trip():
 
 
 @pytest.mark.parametrize("rule", ["metropolis", "glauber"])
+def test_msc_tables_need_at_most_five_groups(rule):
+    """The kernel keeps at most five threshold groups in selector tables (msc.h): the counting that
+    ``msc_tables`` picks must never leave more, whatever the signs and sizes of J and h."""
+    for J in (-1.0, -0.3, 0.0, 0.1, 0.44, 2.0):
+        for h in (-3.0, -0.5, 0.0, 0.05, 0.3, 0.9, 5.0):
+            _, cls_list, gbits = cb_module.msc_tables(J, h, rule)
+            assert gbits.shape[0] <= 5 and (cls_list[:, 2] >= 0).sum() <= 5, (J, h, cls_list)
+
+
+@pytest.mark.parametrize("rule", ["metropolis", "glauber"])
 @pytest.mark.parametrize("h", [0.1, 0.0])
 def test_msc_replicas_match_exact(cy, rule, h):
     """Every replica of every word samples the 4×4 torus: energy and |m| vs enumeration (at h = 0
