@@ -21,6 +21,13 @@ reference's comparisons: ``u < table[3n + s + 13]`` on the lattice, ``u < exp(-2
 (Metropolis) and ``u < 1 / (1 + exp(-2 f))`` (Glauber) for the pairwise and kinetic models; the
 last two are first bracketed by tables of both functions and evaluated only when u falls
 inside the bracket (``metropolis_accept``, ``glauber_up``: the same decisions, fewer exp calls).
+
+Multi-spin coding
+-----------------
+The multi-spin-coded lattice kernel needs one random bit per replica and per bit of its uniform
+that it compares, about 21 words of 256 bits per eight sites; it draws them from ARS-5 (five AES
+rounds on a counter, ``ars5.h``), which the AES instructions produce at about half of xoshiro's
+cost.  Its per-site update is C (``msc.h``).
 """
 import numpy as np
 
@@ -47,7 +54,8 @@ cdef double INV53 = 1.0 / 9007199254740992.0
 # read position in it (word 48; GEN_BUF = empty).  One step of the generator advances all four
 # lanes and gives four outputs, lane 0 first; the chain's stream is the sequence of these outputs,
 # read in order whatever the chunking (the buffer is kept between calls).  The four-lane form
-# lets the compiler generate four numbers with one set of vector instructions.
+# lets the compiler generate four numbers with one set of vector instructions.  Word 49 is the
+# block counter of the chain's ARS-5 stream (keyed by words 0–1), read only by multi-spin coding.
 cdef enum:
     GEN_WORDS = 56
     GEN_BUF = 32
@@ -577,47 +585,6 @@ def kinetic_steps(int8_t[:, ::1] spins, const double[::1] h, const double[:, ::1
 
 
 # ============================================================================== multi-spin coding
-cdef extern from *:
-    """
-    /* Four uint64 words in one value: GCC/Clang vector extension (AVX2: one register; baseline x86-64:
-       two SSE2 registers).  The Cython code below uses ordinary operators (^ & | ~ << >> +) on it. */
-    #if defined(__GNUC__) || defined(__clang__)
-    typedef uint64_t ii_u64x4 __attribute__((vector_size(32)));
-    #define II_HAVE_VECTORS 1
-    static inline ii_u64x4 ii_splat4(uint64_t x) { ii_u64x4 v = {x, x, x, x}; return v; }
-    #if defined(__AVX__)
-    #include <immintrin.h>
-    #define II_ANY4_PTEST 1
-    static inline int ii_any4(ii_u64x4 v) { return !_mm256_testz_si256((__m256i)v, (__m256i)v); }
-    #else
-    #define II_ANY4_PTEST 0
-    static inline int ii_any4(ii_u64x4 v) { return (v[0] | v[1] | v[2] | v[3]) != 0; }
-    #endif
-    #else
-    #define II_ANY4_PTEST 0
-    typedef uint64_t ii_u64x4;  /* placeholder so that the module compiles; the kernel refuses to run */
-    #define II_HAVE_VECTORS 0
-    static inline ii_u64x4 ii_splat4(uint64_t x) { return x; }
-    static inline int ii_any4(ii_u64x4 v) { return v != 0; }
-    #endif
-    static inline ii_u64x4 ii_load4(const uint64_t *p) { ii_u64x4 v; memcpy(&v, p, sizeof v); return v; }
-    static inline void ii_store4(uint64_t *p, ii_u64x4 v) { memcpy(p, &v, sizeof v); }
-    static inline ii_u64x4 ii_lanes_below(Py_ssize_t n) {  /* all-ones in lanes 0..n−1 */
-        uint64_t w[4] = {n > 0 ? ~0ULL : 0, n > 1 ? ~0ULL : 0, n > 2 ? ~0ULL : 0, n > 3 ? ~0ULL : 0};
-        return ii_load4(w);
-    }
-    """
-    ctypedef uint64_t ii_u64x4
-    int II_HAVE_VECTORS
-    ii_u64x4 ii_splat4(uint64_t x) noexcept nogil
-    int ii_any4(ii_u64x4 v) noexcept nogil
-    ii_u64x4 ii_load4(const uint64_t* p) noexcept nogil
-    void ii_store4(uint64_t* p, ii_u64x4 v) noexcept nogil
-    ii_u64x4 ii_lanes_below(Py_ssize_t n) noexcept nogil
-    int II_ANY4_PTEST
-
-MSC_AVAILABLE = bool(II_HAVE_VECTORS)
-
 cdef extern from "ars5.h":
     int II_ARS5_PORTABLE, II_ARS5_AESNI, II_ARS5_VAES
     int ii_ars5_best
@@ -647,6 +614,10 @@ def ars5_words(const uint64_t[::1] key, uint64_t counter, Py_ssize_t n_words, im
 
 
 cdef extern from "msc.h":
+    ctypedef uint64_t ii_v4
+    int II_MSC_VECTORS, II_MSC_MAX_ROWS, II_MSC_MAX_GROUPS
+    ii_v4 ii_v4_splat(uint64_t x) noexcept nogil
+    ii_v4 ii_v4_lanes_below(Py_ssize_t n) noexcept nogil
     ctypedef struct ii_msc_tables:
         int n_rows, G, glauber
         int8_t k[10]
@@ -655,9 +626,8 @@ cdef extern from "msc.h":
         uint8_t code_lo[53]
         uint8_t code_hi[53]
         uint64_t aligned
-    int II_MSC_MAX_ROWS, II_MSC_MAX_GROUPS
     Py_ssize_t ii_msc_update(const ii_msc_tables* t, uint64_t* sr, const uint64_t* up, const uint64_t* dn,
-                             const uint64_t* o, const uint64_t* oo, ii_u64x4 validA, ii_u64x4 validB,
+                             const uint64_t* o, const uint64_t* oo, ii_v4 validA, ii_v4 validB,
                              const uint64_t* rv) noexcept nogil
 
 cdef enum:
@@ -665,7 +635,7 @@ cdef enum:
     MSC_BUFFER_WORDS = 512  # generator words buffered per chain (16 KiB: stays in the L1 cache)
     GEN_MSC_COUNTER = 49  # word of a chain's generator state that holds its ARS-5 block counter
 
-MSC_PTEST = bool(II_ANY4_PTEST)
+MSC_AVAILABLE = bool(II_MSC_VECTORS)
 
 
 cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, const ii_msc_tables* tables, Py_ssize_t n_sweeps,
@@ -694,8 +664,8 @@ cdef void _msc_chain(uint64_t* grid, Py_ssize_t L, const ii_msc_tables* tables, 
     cdef const uint64_t* up
     cdef const uint64_t* dn
     cdef uint64_t base = gen[GEN_MSC_COUNTER]  # block index of words[0]
-    cdef ii_u64x4 validA, validB, all_lanes = ii_splat4(~(<uint64_t>0))
-    cdef ii_u64x4 lastA = ii_lanes_below(M % 8 if M % 8 else 8), lastB = ii_lanes_below(M % 8 - 4 if M % 8 else 8)
+    cdef ii_v4 validA, validB, all_lanes = ii_v4_splat(~(<uint64_t>0))
+    cdef ii_v4 lastA = ii_v4_lanes_below(M % 8 if M % 8 else 8), lastB = ii_v4_lanes_below(M % 8 - 4 if M % 8 else 8)
     for r in range(L):
         for k in range(M):
             j = 2 * k + (r & 1)
@@ -749,7 +719,7 @@ def msc_sweeps(uint64_t[:, :, ::1] words, bint aligned, const int8_t[:, ::1] cls
     tables of ``cython_backend.msc_tables``."""
     cdef Py_ssize_t C = words.shape[0], L = words.shape[1], c, q, i
     cdef ii_msc_tables tables
-    if not II_HAVE_VECTORS:
+    if not II_MSC_VECTORS:
         raise RuntimeError("the multi-spin-coded kernel needs GCC or Clang vector extensions")
     if C == 0:
         return

@@ -42,12 +42,18 @@ typedef struct {
 
 #if defined(__GNUC__) || defined(__clang__)
 #define II_MSC_VECTORS 1
-typedef uint64_t ii_v4 __attribute__((vector_size(32)));
 #define II_MSC_INLINE static inline __attribute__((always_inline))
+/* Four uint64 words in one value: GCC/Clang vector extension (AVX2: one register; baseline x86-64:
+   two SSE2 registers), with the ordinary operators (^ & | ~). */
+typedef uint64_t ii_v4 __attribute__((vector_size(32)));
 
 II_MSC_INLINE ii_v4 ii_v4_load(const uint64_t *p) { ii_v4 v; memcpy(&v, p, sizeof v); return v; }
 II_MSC_INLINE void ii_v4_store(uint64_t *p, ii_v4 v) { memcpy(p, &v, sizeof v); }
 II_MSC_INLINE ii_v4 ii_v4_splat(uint64_t x) { ii_v4 v = {x, x, x, x}; return v; }
+II_MSC_INLINE ii_v4 ii_v4_lanes_below(ptrdiff_t n) {  /* all ones in lanes 0 .. n-1 */
+    ii_v4 v = {n > 0 ? ~0ULL : 0, n > 1 ? ~0ULL : 0, n > 2 ? ~0ULL : 0, n > 3 ? ~0ULL : 0};
+    return v;
+}
 #if defined(__AVX__)
 #include <immintrin.h>
 II_MSC_INLINE int ii_v4_any(ii_v4 v) { return !_mm256_testz_si256((__m256i)v, (__m256i)v); }
@@ -139,11 +145,13 @@ II_MSC_INLINE ptrdiff_t ii_msc_update(const ii_msc_tables *t, uint64_t *sr, cons
     if (t->G <= 2) return ii_msc_eight_sites(t, 2, sr, up, dn, o, oo, validA, validB, rv);
     return ii_msc_eight_sites(t, II_MSC_MAX_GROUPS, sr, up, dn, o, oo, validA, validB, rv);
 }
-#else
+#else  /* placeholders so that the module compiles; the kernel refuses to run */
 #define II_MSC_VECTORS 0
 typedef uint64_t ii_v4;
-II_MSC_INLINE ptrdiff_t ii_msc_update(const ii_msc_tables *t, uint64_t *sr, const uint64_t *up, const uint64_t *dn,
+static inline ii_v4 ii_v4_splat(uint64_t x) { return x; }
+static inline ii_v4 ii_v4_lanes_below(ptrdiff_t n) { return 0; }
+static inline ptrdiff_t ii_msc_update(const ii_msc_tables *t, uint64_t *sr, const uint64_t *up, const uint64_t *dn,
                                       const uint64_t *o, const uint64_t *oo, ii_v4 validA, ii_v4 validB,
-                                      const uint64_t *rv) { return 0; }  /* the kernel refuses to run */
+                                      const uint64_t *rv) { return 0; }
 #endif
 #endif
