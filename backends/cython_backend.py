@@ -381,8 +381,9 @@ def msc_tables(J, h, rule):
     fewer rows: aligned for Metropolis at h = 0 (p depends on s·n), up for Glauber (p(s' = +1)
     depends on n only).  That choice leaves at most five rows that need a comparison, hence at most
     five groups (the kernel's limit): Glauber has one row per n; Metropolis with the aligned count
-    compares only where ΔE = 2J(2k − 4) + 2sh > 0, which holds for at most five (k, s).  Returns (aligned, cls_list, gbits): cls_list holds rows (k, which, group)
-    — which = 0 for s = −1 only, 1 for s = +1 only, 2 for both spins — first those with
+    compares only where ΔE = 2J(2k − 4) + 2sh > 0, which holds for at most five (k, s).
+    Returns (aligned, cls_list, gbits): cls_list holds rows (k, which, group) — which = 0 for
+    s = −1 only, 1 for s = +1 only, 2 for both spins — first those with
     0 < T < 2⁵³, g indexing the groups of equal thresholds, then those with T = 0 (never; group
     −1).  gbits[g, i] is all ones where bit 52 − i of T_g is set.
     """

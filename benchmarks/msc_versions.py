@@ -1,12 +1,13 @@
 """Two builds of the multi-spin-coded kernel timed in one process, calls alternating.
 
-    python benchmarks/msc_versions.py OLD.so NEW.so [--rounds 40]
+    python benchmarks/msc_versions.py OLD.so NEW.so [--rounds 40] [--relax 30]
 
 OLD.so and NEW.so are compiled kernel modules (``_kernels*.so`` of two checkouts, built for
 instance with ``python setup.py build_ext --inplace``). Their ``msc_sweeps`` takes the tables of
 the installed ``cython_backend.msc_tables``. On a shared machine whose speed moves from minute to
 minute, alternating calls is what makes the two comparable: the ratio of their median times.
-L = 256 at K_c, 4 words (256 replicas) relaxed for 30 sweeps, 4 sweeps per timed call, one thread.
+L = 256 at K_c, 4 words (256 replicas) relaxed from random spins (30 sweeps by default, as the
+benchmark), 4 sweeps per timed call, one thread.
 """
 import argparse
 import importlib.machinery
@@ -37,6 +38,7 @@ def main():
     parser.add_argument("old")
     parser.add_argument("new")
     parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--relax", type=int, default=30, help="sweeps from random spins before timing")
     args = parser.parse_args()
     builds = {"old": load(args.old, "old"), "new": load(args.new, "new")}
     start = msc_pack(np.where(np.random.default_rng(0).random((64 * WORDS, L, L)) < 0.5, -1, 1).astype(np.int8))
@@ -49,7 +51,7 @@ def main():
             for tag, kernels in builds.items():
                 t0 = time.perf_counter()
                 kernels.msc_sweeps(words[tag], aligned, cls_list, gbits, rule == "glauber",
-                                   30 if round_ == 0 else SWEEPS, states[tag], 1)
+                                   args.relax if round_ == 0 else SWEEPS, states[tag], 1)
                 if round_:  # the first call relaxes the lattice
                     times[tag].append(time.perf_counter() - t0)
         rate = {tag: SWEEPS * 64 * WORDS * L * L / np.median(t) / 1e9 for tag, t in times.items()}
