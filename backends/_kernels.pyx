@@ -21,6 +21,8 @@ reference's comparisons: ``u < table[3n + s + 13]`` on the lattice, ``u < exp(-2
 (Metropolis) and ``u < 1 / (1 + exp(-2 f))`` (Glauber) for the pairwise and kinetic models; the
 last two are first bracketed by tables of both functions and evaluated only when u falls
 inside the bracket (``metropolis_accept``, ``glauber_up``: the same decisions, fewer exp calls).
+``exp`` is the reference's own (``portable_exp.h`` = ``inverse_ising.reference.exp``), so the
+decisions are the reference's bits on every CPU.
 
 Multi-spin coding
 -----------------
@@ -33,7 +35,6 @@ import numpy as np
 
 cimport numpy as cnp
 from cython.parallel cimport prange
-from libc.math cimport exp
 from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memcmp, memcpy, memmove, memset
@@ -43,6 +44,9 @@ cnp.import_array()
 ctypedef fused real:
     float
     double
+
+cdef extern from "portable_exp.h":
+    double ii_exp(double x) noexcept nogil
 
 cdef uint64_t ONE53 = (<uint64_t>1) << 53
 cdef double INV53 = 1.0 / 9007199254740992.0
@@ -359,10 +363,10 @@ cdef void _fill_tables() noexcept:
     cdef int k
     cdef double f
     for k in range(EXP_CELLS + 1):
-        EXP_TABLE[k] = exp(-(<double>k) / EXP_PER_UNIT)
+        EXP_TABLE[k] = ii_exp(-(<double>k) / EXP_PER_UNIT)
     for k in range(PUP_CELLS + 1):
         f = -10.0 + (<double>k) / PUP_PER_UNIT
-        PUP_TABLE[k] = 1.0 / (1.0 + exp(-2.0 * f))
+        PUP_TABLE[k] = 1.0 / (1.0 + ii_exp(-2.0 * f))
 
 
 _fill_tables()
@@ -384,7 +388,7 @@ cdef inline bint metropolis_accept(double u, double a) noexcept nogil:
             return False
     elif u >= EXP_TABLE[EXP_CELLS] * ABOVE:
         return False
-    return u < exp(a)
+    return u < ii_exp(a)
 
 
 cdef inline bint glauber_up(double u, double f) noexcept nogil:
@@ -405,7 +409,17 @@ cdef inline bint glauber_up(double u, double f) noexcept nogil:
             return True
         if u >= PUP_TABLE[hi] * ABOVE:
             return False
-    return u < 1.0 / (1.0 + exp(-2.0 * f))
+    return u < 1.0 / (1.0 + ii_exp(-2.0 * f))
+
+
+def portable_exp(double[::1] x):
+    """The kernels' exp (``portable_exp.h``) of every x; for tests."""
+    out = np.empty(x.shape[0], dtype=np.float64)
+    cdef double[::1] o = out
+    cdef Py_ssize_t i
+    for i in range(x.shape[0]):
+        o[i] = ii_exp(x[i])
+    return out
 
 
 def accept_tests(double[::1] u, double[::1] x, bint metropolis):

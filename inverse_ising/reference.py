@@ -6,6 +6,11 @@ attempt (conventions in :mod:`inverse_ising.backend`). With fᵢ the local field
 * Metropolis: flip sᵢ → −sᵢ when  u < exp(ΔlogP) = exp(−2 sᵢ fᵢ);
 * Glauber (heat bath): sᵢ ← +1 when  u < p₊(fᵢ) = 1 / (1 + exp(−2fᵢ))  (= (1 + tanh fᵢ)/2), else −1.
 
+``exp`` in these tests is :func:`exp`, written here with IEEE additions and multiplications only, and
+the compiled kernels evaluate the same operations in the same order: a decision never depends on
+which ``exp`` a CPU's numpy or libm picks (numpy's SIMD ``exp`` on AVX-512 CPUs differs from libm's
+in the last bit), so the kernels agree with the reference bit for bit on every CPU.
+
 Lattice (log p = J Σ_⟨ij⟩ sᵢsⱼ + h Σᵢ sᵢ): fᵢ = J·nᵢ + h with nᵢ the sum of the four neighbours.
 The lattice is split into its two checkerboard sublattices ("black" sites (r + c) even, "white"
 odd), each stored as an (C, L, L/2) array, so that a half-sweep updates one colour from the
@@ -17,6 +22,8 @@ current inside the block as its spins change (incremental local fields).
 
 Kinetic: all spins at once, sᵢ(t+1) = +1 when u < p₊(Hᵢ(t)), Hᵢ(t) = hᵢ + Σⱼ Jᵢⱼsⱼ(t).
 """
+import math
+
 import numpy as np
 
 from .backend import Backend, check_rule
@@ -26,9 +33,37 @@ from .errors import InputError
 PAIRWISE_BLOCK = 16
 
 
+# exp(x) = 2ᵏ·eʳ with k = rint(x / ln 2) and r = x − k ln 2, reduced in two parts (ln 2 = LN2_HI +
+# LN2_LO, LN2_HI with 32 significant bits, so k·LN2_HI is exact for |k| < 2²¹); eʳ by its Taylor
+# polynomial of degree 13 on |r| ≤ ln 2 / 2 (truncation < 3·10⁻¹⁸ relative), by Horner's rule.
+# The kernels (``backends/portable_exp.h``) repeat these constants and operations one for one.
+INV_LN2 = float.fromhex("0x1.71547652b82fep+0")
+LN2_HI = float.fromhex("0x1.62e42feep-1")
+LN2_LO = float.fromhex("0x1.a39ef35793c76p-33")
+EXP_DEGREE = 13
+EXP_MIN, EXP_MAX = -708.0, 709.0  # exp(x) is set to 0 below and to inf above: no subnormal results
+
+
+def exp(x):
+    """eˣ element-wise from IEEE +, ×, rint and ldexp alone (the same bits on every CPU, and in the
+    kernels): 2ᵏ · Σ_{n=0}^{13} rⁿ/n! with k = rint(x/ln 2), r = (x − k·LN2_HI) − k·LN2_LO;
+    0 for x < −708, inf for x > 709; within 2 ulp of the true value."""
+    x = np.asarray(x, dtype=np.float64)
+    xc = np.clip(x, EXP_MIN, EXP_MAX)
+    k = np.rint(xc * INV_LN2)
+    r = (xc - k * LN2_HI) - k * LN2_LO
+    p = np.full_like(r, 1.0 / math.factorial(EXP_DEGREE))
+    for n in range(EXP_DEGREE - 1, -1, -1):
+        p *= r
+        p += 1.0 / math.factorial(n)
+    with np.errstate(invalid="ignore"):  # NaN arguments stay NaN
+        e = np.ldexp(p, k.astype(np.int32))
+    return np.where(x < EXP_MIN, 0.0, np.where(x > EXP_MAX, np.inf, e))
+
+
 def p_up(f):
-    """Heat-bath probability of sᵢ = +1 in local field f: 1 / (1 + exp(−2f))."""
-    return 1.0 / (1.0 + np.exp(-2.0 * f))
+    """Heat-bath probability of sᵢ = +1 in local field f: 1 / (1 + exp(−2f)), with :func:`exp`."""
+    return 1.0 / (1.0 + exp(-2.0 * f))
 
 
 # ---------------------------------------------------------------------------- lattice
@@ -40,7 +75,7 @@ def lattice_tables(J, h, rule):
     """
     n, s = np.repeat(np.arange(-4, 5), 3), np.tile([-1, 0, 1], 9)  # index 3n + s + 13; s = 0 unused
     f = J * n + h
-    return np.exp(-2.0 * s * f) if rule == "metropolis" else p_up(f)
+    return exp(-2.0 * s * f) if rule == "metropolis" else p_up(f)
 
 
 def check_lattice_shape(L, boundary):
@@ -125,7 +160,7 @@ def pairwise_sweep(spins, h, J, rule, uniforms):
         for k, i in enumerate(range(start, stop)):
             s, f, u = S[i], fields[k], U[i]
             if rule == "metropolis":
-                new = np.where(u < np.exp(-2.0 * s * f), -s, s)
+                new = np.where(u < exp(-2.0 * s * f), -s, s)
             else:
                 new = np.where(u < p_up(f), 1.0, -1.0)
             fields[k + 1:] += np.outer(J[start + k + 1:stop, i], new - s)
