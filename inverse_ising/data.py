@@ -18,6 +18,7 @@ See ``docs/data.md`` for the formats and the decisions behind them.
 import gzip
 import json
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -377,8 +378,10 @@ def _read_bytes(path):
     if path.suffix.lower() == ".gz":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError, ValueError) as exc:
-            raise InputError(f"{path}: not a valid gzip file ({exc})") from None
+        except (OSError, EOFError, ValueError, zlib.error) as exc:
+            from .io import error_text
+
+            raise InputError(f"{path}: not a valid gzip file ({error_text(exc)})") from None
     if raw.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark from spreadsheet exports
         raw = raw[3:]
     if b"\r" in raw and b"\n" not in raw:  # classic Mac line endings
@@ -692,25 +695,21 @@ def _load_array(arr, path, varname, orientation, native, trial_length, invert, m
 
 
 def _load_npy(path, orientation, trial_length, invert):
+    from .io import READ_ERRORS, error_text
+
     try:
         arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: not a readable .npy array (truncated or corrupt? {exc})") from None
+    except READ_ERRORS as exc:
+        raise InputError(f"{path}: not a readable .npy array (truncated or corrupt? {error_text(exc)})") from None
     return _load_array(arr, path, None, orientation, "bins-by-neurons", trial_length, invert, {"format": "npy"})
 
 
 def _load_npz(path, orientation, trial_length, invert, variable):
-    import zipfile
+    from .io import load_spins, read_npz
 
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            keys = list(z.files)
-            is_spins = "spins" in keys and variable in (None, "spins")
-            arrays = {} if is_spins else {k: z[k] for k in keys}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(f"{path}: not a readable .npz archive (truncated or corrupt? {exc})") from None
+    arrays = read_npz(path)
+    is_spins = "spins" in arrays and variable in (None, "spins")
     if is_spins:
-        from .io import load_spins
 
         if orientation not in ("auto", "bins-by-neurons"):
             raise InputError(
@@ -774,8 +773,10 @@ def _read_mat_v73(path):
                 if obj.dtype.kind not in "biuf" or obj.attrs.get("MATLAB_empty", 0):
                     continue
                 out[key] = np.asarray(obj[()]).transpose()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read this MATLAB v7.3 (HDF5) file; truncated or corrupt? ({exc})") from None
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:  # what h5py raises on damaged files
+        from .io import error_text
+
+        raise InputError(f"{path}: cannot read this MATLAB v7.3 (HDF5) file; truncated or corrupt? ({error_text(exc)})") from None
     return out
 
 
@@ -788,7 +789,9 @@ def _read_mat_v5(path):
     except NotImplementedError as exc:  # v7.3 without an HDF5 signature h5py recognises
         raise InputError(f"{path}: unsupported MATLAB file ({exc})") from None
     except Exception as exc:  # scipy raises many types (ValueError, TypeError, OSError, zlib.error)
-        raise InputError(f"{path}: cannot read this MATLAB file; truncated or corrupt? ({type(exc).__name__}: {exc})") from None
+        from .io import error_text
+
+        raise InputError(f"{path}: cannot read this MATLAB file; truncated or corrupt? ({error_text(exc)})") from None
     out = {}
     for k, v in raw.items():
         if k.startswith("__"):

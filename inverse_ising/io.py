@@ -9,10 +9,14 @@ file is replaced only when ``force`` is given.
   JSON; history arrays under ``history_<name>``.
 """
 import contextlib
+import contextvars
 import json
 import os
+import stat
 import tempfile
+import tokenize
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -22,23 +26,69 @@ from .models import KineticIsing, LatticeIsing, PairwiseIsing
 from .validation import as_spins
 
 
+_COMMAND_LINE = contextvars.ContextVar("inverse_ising_command_line", default=False)
+
+
+def option_name(name, python=None):
+    """How a message names the option ``name``: as the command line's flag (``l2_h`` →
+    ``--l2-h``) while :func:`command_line_names` is in effect, else as the Python keyword (or
+    the given ``python`` text, e.g. "force=True")."""
+    if _COMMAND_LINE.get():
+        return "--" + name.replace("_", "-")
+    return name if python is None else python
+
+
+@contextlib.contextmanager
+def command_line_names():
+    """Within this block, messages name options by their command-line flags (:func:`option_name`)."""
+    token = _COMMAND_LINE.set(True)
+    try:
+        yield
+    finally:
+        _COMMAND_LINE.reset(token)
+
+
+def creation_mode(folder=False):
+    """The permission bits a plain ``open()`` (``os.mkdir`` for a ``folder``) gives a new entry:
+    0o666 (0o777) less the process umask, e.g. 0o644 (0o755) under umask 022."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return (0o777 if folder else 0o666) & ~mask
+
+
+def check_output(path, force=False, suffix=None):
+    """Raise :class:`InputError` unless ``path`` may be written: named ``*suffix`` (when given),
+    not a folder, absent unless ``force``, and inside a folder that exists."""
+    path = os.fspath(path)
+    if suffix is not None and not path.lower().endswith(suffix):
+        raise InputError(f"output file {path} must be named *{suffix}")
+    if os.path.isdir(path):
+        raise InputError(f"cannot write {path}: it is a folder")
+    if os.path.exists(path) and not force:
+        raise InputError(f"{path} already exists; pass {option_name('force', 'force=True')} to overwrite it")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(f"cannot write {path}: folder {folder} does not exist")
+
+
 @contextlib.contextmanager
 def atomic_write(path, force=False):
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
 
-    Refuses to replace an existing ``path`` unless ``force``. On any exception (Ctrl-C included)
-    the temporary file is removed and ``path`` is left as it was.
+    Refuses to replace an existing ``path`` unless ``force`` (:func:`check_output`). The result
+    has the permissions of the file it replaces, or else those of a new file from ``open()``
+    (:func:`creation_mode`). On any exception (Ctrl-C included) the temporary file is removed
+    and ``path`` is left as it was.
     """
     path = os.fspath(path)
-    if os.path.exists(path) and not force:
-        raise InputError(f"{path} already exists; pass --force (force=True) to overwrite it")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise InputError(f"cannot write {path}: folder {folder} does not exist")
+    check_output(path, force)
+    mode = stat.S_IMODE(os.stat(path).st_mode) if os.path.exists(path) else creation_mode()
     suffix = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=suffix + ".tmp", dir=folder)
-    os.close(fd)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=suffix + ".tmp",
+                               dir=os.path.dirname(os.path.abspath(path)))
     try:
+        os.fchmod(fd, mode)
+        os.close(fd)
         yield tmp
         os.replace(tmp, path)
     finally:
@@ -52,18 +102,40 @@ def _save_npz(path, arrays, force):
             np.savez_compressed(fh, **arrays)
 
 
-def _open_npz(path):
+#: What numpy, zipfile, zlib and the tokenizer behind numpy's header parser raise on a damaged file.
+READ_ERRORS = (OSError, ValueError, EOFError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile, zlib.error)
+
+
+def error_text(exc, limit=200):
+    """``exc`` as "TypeName: message" on one line, cut to ``limit`` characters."""
+    kind = type(exc).__name__ if type(exc).__module__ == "builtins" else f"{type(exc).__module__}.{type(exc).__name__}"
+    text = " ".join(f"{kind}: {exc}".split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def read_npz(path, what="a readable .npz archive"):
+    """Every array of the ``.npz`` at ``path``, read and decompressed now: ``{name: array}``.
+
+    Raises :class:`InputError` naming the file when it is missing, is not a .npz archive at all
+    ("is not ``what``"), or is damaged (a truncated archive, a corrupt compressed entry, a
+    malformed array header) — whatever numpy, zipfile or zlib report.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise InputError(f"{path} does not exist")
+    if os.path.isdir(path):
+        raise InputError(f"{path} is a folder, not {what}")
+    if not zipfile.is_zipfile(path):
+        raise InputError(f"{path} is not {what}")
     try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise InputError(f"{path} is not a readable .npz file ({exc})") from None
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except READ_ERRORS as exc:
+        raise InputError(f"{path} is damaged or truncated ({error_text(exc)})") from None
 
 
 def _meta(npz, path):
-    if "meta" not in npz.files:
+    if "meta" not in npz:
         return {}
     try:
         return json.loads(str(npz["meta"]))
@@ -87,14 +159,14 @@ def save_spins(path, spins, shape=None, meta=None, force=False):
 
 def load_spins(path):
     """Read a spins .npz: returns ``(spins, shape, meta)`` (shape a tuple or None)."""
-    with _open_npz(path) as npz:
-        if "spins" not in npz.files:
-            raise InputError(f"{path} has no 'spins' array (it holds {', '.join(npz.files) or 'nothing'})")
-        spins = as_spins(npz["spins"], name=f"{path}: spins")
-        if spins.ndim != 2:
-            raise InputError(f"{path}: spins must be a 2-D (M, N) array, got shape {spins.shape}")
-        shape = tuple(int(k) for k in npz["shape"]) if "shape" in npz.files else None
-        return spins, shape, _meta(npz, path)
+    npz = read_npz(path, "a spins file (.npz)")
+    if "spins" not in npz:
+        raise InputError(f"{path} is not a spins file: no 'spins' array (it holds {', '.join(npz) or 'nothing'})")
+    spins = as_spins(npz["spins"], name=f"{path}: spins")
+    if spins.ndim != 2:
+        raise InputError(f"{path}: spins must be a 2-D (M, N) array, got shape {spins.shape}")
+    shape = tuple(int(k) for k in npz["shape"]) if "shape" in npz else None
+    return spins, shape, _meta(npz, path)
 
 
 def save_model(path, model, meta=None, history=None, force=False, extra=None):
@@ -113,18 +185,20 @@ def save_model(path, model, meta=None, history=None, force=False, extra=None):
 
 def load_model(path):
     """Read a model file: returns ``(model, meta, history)``."""
-    with _open_npz(path) as npz:
-        missing = {"kind", "h", "J"} - set(npz.files)
-        if missing:
-            raise InputError(f"{path} is not a model file: missing {', '.join(sorted(missing))}")
-        kind = str(npz["kind"])
-        if kind == "lattice":
-            model = LatticeIsing(int(npz["L"]), float(npz["J"]), float(npz["h"]), str(npz["boundary"]) if "boundary" in npz.files else "periodic")
-        elif kind == "pairwise":
-            model = PairwiseIsing(npz["h"], npz["J"])
-        elif kind == "kinetic":
-            model = KineticIsing(npz["h"], npz["J"])
-        else:
-            raise InputError(f"{path}: unknown model kind {kind!r}")
-        history = {name[len("history_"):]: npz[name] for name in npz.files if name.startswith("history_")}
-        return model, _meta(npz, path), history
+    npz = read_npz(path, "a model file (.npz)")
+    missing = {"kind", "h", "J"} - set(npz)
+    if missing:
+        raise InputError(f"{path} is not a model file: missing {', '.join(sorted(missing))}")
+    kind = str(npz["kind"])
+    if kind == "lattice":
+        if "L" not in npz:
+            raise InputError(f"{path} is not a model file: a lattice model without 'L'")
+        model = LatticeIsing(int(npz["L"]), float(npz["J"]), float(npz["h"]), str(npz["boundary"]) if "boundary" in npz else "periodic")
+    elif kind == "pairwise":
+        model = PairwiseIsing(npz["h"], npz["J"])
+    elif kind == "kinetic":
+        model = KineticIsing(npz["h"], npz["J"])
+    else:
+        raise InputError(f"{path}: unknown model kind {kind!r}")
+    history = {name[len("history_"):]: npz[name] for name in npz if name.startswith("history_")}
+    return model, _meta(npz, path), history

@@ -55,6 +55,7 @@ import numpy as np
 
 from .blas import blas_threads
 from .errors import InputError
+from .io import option_name
 from .models import KineticIsing
 from .temporal import as_trials, block_length, lag_ranges, pair_blocks, shifted
 
@@ -292,6 +293,8 @@ def _prepare(S, trial_starts, name="spins", for_fit=True):
         raise InputError(f"{name}: every trial is a single time bin, so there is no transition t → t+1 to fit")
     if not for_fit:
         return spins, starts, n
+    if N < 2:
+        raise InputError(f"{name} has {N} neuron (column); a kinetic model, of couplings between neurons, needs at least 2")
     if starts.size == 1 and T < N:
         raise InputError(
             f"{name} has shape {spins.shape}: {T} time bins (rows) but {N} neurons (columns). More "
@@ -313,9 +316,12 @@ def _constant_neurons(data):
 
 
 def _describe(idx, ymean):
+    """"neuron 3 (always -1) never changes" or "neurons 0 (always -1) and 1 (always +1) never change"."""
     parts = [f"{int(i)} (always {'+1' if ymean[i] > 0 else '-1'})" for i in idx[:8]]
-    more = f" and {idx.size - 8} more" if idx.size > 8 else ""
-    return ("neuron " if idx.size == 1 else "neurons ") + ", ".join(parts) + more
+    if idx.size > 8:
+        parts.append(f"{idx.size - 8} more")
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"neuron {listed} never changes" if idx.size == 1 else f"neurons {listed} never change"
 
 
 def _as_nonneg(x, name):
@@ -691,13 +697,15 @@ def fit_kinetic(S, method="ml", symmetric=False, l2=DEFAULT_L2, trial_starts=Non
     constant, ymean = _constant_neurons(data)
     if constant.size:
         what = _describe(constant, ymean)
+        one = constant.size == 1
+        fields, it = ("its field", "it") if one else ("their fields", "them")
         if method != "ml" or l2_h == 0:
-            hint = ("pass l2_h > 0 to keep its field finite, or remove it"
-                    if method == "ml" else "remove it (mean-field inversion needs 1 − mᵢ² > 0)")
-            raise InputError(
-                f"{what} never changes over the {n} transitions: its field has no finite estimate; {hint}"
-            )
-        warnings.warn(f"{what} never changes; its field is held finite only by l2_h = {l2_h:g}", stacklevel=2)
+            hint = (f"pass {option_name('l2_h')} > 0 to keep {fields} finite, or remove {it}"
+                    if method == "ml" else f"remove {it} (mean-field inversion needs 1 − mᵢ² > 0)")
+            raise InputError(f"{what} over the {n} transitions: {fields} {'has' if one else 'have'} no finite "
+                             f"estimate; {hint}")
+        warnings.warn(f"{what}; {fields} {'is' if one else 'are'} held finite only by "
+                      f"{option_name('l2_h')} = {l2_h:g}", stacklevel=2)
     if init is not None and not isinstance(init, KineticIsing):
         raise InputError(f"init must be a KineticIsing model, got {init!r}")
     if init is not None and init.n_spins != N:
@@ -755,7 +763,7 @@ def fit_kinetic(S, method="ml", symmetric=False, l2=DEFAULT_L2, trial_starts=Non
         data, h0, J0, symmetric, self_couplings, l2, l2_h, max_iter, tol, progress, curvature=curvature)
     if not converged:
         warnings.warn(
-            f"fit_kinetic(ml) stopped after {nit} iterations before reaching tol={tol:g} "
+            f"fit_kinetic(ml) stopped after {nit} iterations before reaching {option_name('tol')} = {tol:g} "
             f"(remaining gradient {info['final_gradient']:.3g} standard errors; {info['message']})",
             stacklevel=2,
         )

@@ -42,9 +42,11 @@ artanh(±1) is infinite.  Both estimators therefore use shrunk moments
     m̃ = (1 − λ) m,     C̃ = (1 − λ) C + λ diag(1 − m̃²),
 
 a shrinkage of the covariance toward the covariance of independent spins with the same (shrunk)
-means.  C̃ ⪰ λ diag(1 − m̃²) is positive definite for any λ > 0, a constant neuron gets
-m̃ = ∓(1 − λ) and C̃ᵢⱼ = 0 (so it decouples with a large but finite field), and for λ → 0 the
-estimates are the plain ones.  The default ``shrinkage=None`` is the Ledoit–Wolf (Schäfer &
+means.  C̃ ⪰ λ diag(1 − m̃²) is positive definite for any λ > 0, and for λ → 0 the estimates
+are the plain ones.  A neuron that never (or always) fires is set aside before the inversion,
+as in the other learners: it is decoupled (Jᵢⱼ = 0) and its field is the root of
+σ − tanh hᵢ − 2hᵢ/M = 0, the single-spin optimum under the default penalty l2 = 1/M of
+pseudo-likelihood and Boltzmann learning.  The default ``shrinkage=None`` is the Ledoit–Wolf (Schäfer &
 Strimmer 2005, target "diagonal") estimate λ* = Σ_{i≠j} Var(Ĉᵢⱼ) / Σ_{i≠j} Ĉᵢⱼ², clipped to
 [1/M, 1]: it is O(1/M) for plentiful data and grows when the sample correlations are mostly
 noise (N comparable to M).  For exact moments (``moments=`` without a sample size) the default
@@ -131,13 +133,27 @@ def regularised_moments(X=None, shrinkage=None, *, moments=None, warn=True):
     clipped to [1/M, 1]; for exact moments 0, or 1e−6 if C is singular).  Warns (RuntimeWarning)
     when a spin never flips or C is singular, naming them and the λ used.
     """
+    return _shrink(*_moments(X, moments), shrinkage, warn)
+
+
+def _moments(X, moments):
+    """(m, C, M or None, Ledoit–Wolf numerator or None) of samples X or of a moments tuple."""
     if (X is None) == (moments is None):
         raise InputError("pass either X (samples) or moments=(mean, second_moment, n_samples)")
     if X is not None:
-        m, C, M, lw_num = _data_moments(X)
-    else:
-        m, C, M = _moments_from_tuple(moments)
-        lw_num = None
+        return _data_moments(X)
+    return (*_moments_from_tuple(moments), None)
+
+
+def _as_shrinkage(shrinkage):
+    lam = as_scalar(shrinkage, "shrinkage")
+    if not 0.0 <= lam <= 1.0:
+        raise InputError(f"shrinkage must lie in [0, 1], got {lam}")
+    return lam
+
+
+def _shrink(m, C, M, lw_num, shrinkage, warn):
+    """(m̃, C̃, λ) of :func:`regularised_moments` from the plain moments."""
     N = m.size
     constant = np.flatnonzero(np.abs(m) >= 1.0 - 1e-12)
     evals = np.linalg.eigvalsh(C)
@@ -152,9 +168,7 @@ def regularised_moments(X=None, shrinkage=None, *, moments=None, warn=True):
         else:
             lam = SINGULAR_SHRINKAGE if (singular or constant.size) else 0.0
     else:
-        lam = as_scalar(shrinkage, "shrinkage")
-        if not 0.0 <= lam <= 1.0:
-            raise InputError(f"shrinkage must lie in [0, 1], got {lam}")
+        lam = _as_shrinkage(shrinkage)
     if lam == 0.0 and (singular or constant.size):
         what = (f"spin {constant[0]} never flips (<s> = {m[constant[0]]:+g})" if constant.size
                 else f"the correlation matrix is singular (smallest eigenvalue {evals[0]:.3g})")
@@ -168,7 +182,7 @@ def regularised_moments(X=None, shrinkage=None, *, moments=None, warn=True):
             parts.append(f"the correlation matrix C is singular (smallest eigenvalue {evals[0]:.3g}"
                          + (f", M = {M} samples for N = {N} spins" if M is not None and M <= N else "") + ")")
         warnings.warn("mean field: " + "; ".join(parts) + f"; the estimate is kept finite by the shrinkage "
-                      f"lambda = {lam:.3g} and depends on it there", RuntimeWarning, stacklevel=3)
+                      f"lambda = {lam:.3g} and depends on it there", RuntimeWarning, stacklevel=4)
     mt = (1.0 - lam) * m
     Ct = (1.0 - lam) * C + lam * np.diag(1.0 - mt * mt)
     return mt, Ct, lam
@@ -194,12 +208,13 @@ def fit_mean_field(X=None, shrinkage=None, *, moments=None, warn=True):
     (automatic).  Accurate for weak couplings (J ≪ 1/√N); it is the first term of the expansion
     that :func:`fit_tap` continues.
     """
-    m, C, _ = regularised_moments(X, shrinkage, moments=moments, warn=warn)
-    J = -_inverse(C)
-    np.fill_diagonal(J, 0.0)
-    J = 0.5 * (J + J.T)
-    h = np.arctanh(m) - J @ m
-    return h, J
+    def estimate(m, C):
+        J = -_inverse(C)
+        np.fill_diagonal(J, 0.0)
+        J = 0.5 * (J + J.T)
+        return np.arctanh(m) - J @ m, J
+
+    return _fit_flipping_units(X, shrinkage, moments, warn, estimate)
 
 
 def tap_couplings(A, m):
@@ -229,15 +244,50 @@ def fit_tap(X=None, shrinkage=None, *, moments=None, warn=True):
     large magnetisations) get the boundary value −1/(4m̃ᵢm̃ⱼ) and a RuntimeWarning.  Improves on
     :func:`fit_mean_field` when the magnetisations are non-zero; at m = 0 the two coincide.
     """
-    m, C, _ = regularised_moments(X, shrinkage, moments=moments, warn=warn)
-    A = _inverse(C)
-    A = 0.5 * (A + A.T)
-    J, n_bad = tap_couplings(A, m)
-    if n_bad and warn:
-        warnings.warn(f"TAP: {n_bad} pair(s) have no real solution of the TAP equation "
-                      f"(1 - 8 m_i m_j (C^-1)_ij < 0); their couplings were set to the boundary value "
-                      f"-1/(4 m_i m_j)", RuntimeWarning, stacklevel=2)
-    h = np.arctanh(m) - J @ m + m * ((J * J) @ (1.0 - m * m))
+    def estimate(m, C):
+        A = _inverse(C)
+        A = 0.5 * (A + A.T)
+        J, n_bad = tap_couplings(A, m)
+        if n_bad and warn:
+            warnings.warn(f"TAP: {n_bad} pair(s) have no real solution of the TAP equation "
+                          f"(1 - 8 m_i m_j (C^-1)_ij < 0); their couplings were set to the boundary value "
+                          f"-1/(4 m_i m_j)", RuntimeWarning, stacklevel=4)
+        return np.arctanh(m) - J @ m + m * ((J * J) @ (1.0 - m * m)), J
+
+    return _fit_flipping_units(X, shrinkage, moments, warn, estimate)
+
+
+def _fit_flipping_units(X, shrinkage, moments, warn, estimate):
+    """``estimate(m̃, C̃) → (h, J)`` on the spins that flip; the constant ones decoupled.
+
+    A spin that is always σ = ±1 has C_ij = 0 with every other spin and no finite
+    maximum-likelihood field.  As in the other learners it is decoupled (Jᵢⱼ = 0) and gets the
+    field of the penalised single-spin problem σ − tanh hᵢ − 2 l2 hᵢ = 0 with the default
+    penalty l2 = 1/M of Boltzmann learning and pseudo-likelihood, so every method gives it the
+    same field; with exact moments (no sample size M) that field is infinite: InputError.  The
+    other spins are fitted on their own moments, shrunk as in :func:`regularised_moments`.
+    """
+    from .boltzmann import _penalised_constant_field, warn_constant_units
+
+    if shrinkage is not None:
+        _as_shrinkage(shrinkage)
+    m, C, M, lw_num = _moments(X, moments)
+    N = m.size
+    is_constant = np.abs(m) >= 1.0 - 1e-12
+    h, J = np.zeros(N), np.zeros((N, N))
+    if is_constant.any():
+        if M is None:
+            raise InputError(f"spin {int(np.argmax(is_constant))} never flips: with exact moments its field is "
+                             f"infinite; give the sample size (moments=(mean, second, n_samples))")
+        sigma = np.where(m > 0, 1, -1).astype(np.int8)
+        if warn:  # two rows with the constant spins' values, the others taking both signs
+            warn_constant_units(np.stack([np.where(is_constant, sigma, 1), np.where(is_constant, sigma, -1)]),
+                                "mean field")
+        h[is_constant] = [_penalised_constant_field(float(s), 1.0 / M) for s in sigma[is_constant]]
+    active = np.flatnonzero(~is_constant)
+    if active.size:
+        mt, Ct, _ = _shrink(m[active], C[np.ix_(active, active)], M, lw_num, shrinkage, warn)
+        h[active], J[np.ix_(active, active)] = estimate(mt, Ct)
     return h, J
 
 

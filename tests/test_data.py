@@ -95,7 +95,7 @@ def test_text_raster_round_trip_and_gzip(tmp_path):
     save_raster_text(path, spins)
     assert path.read_text().splitlines()[0] == " ".join(str(v) for v in x[0])
     np.testing.assert_array_equal(load_data(path).spins, spins)
-    with pytest.raises(InputError, match="--force"):
+    with pytest.raises(InputError, match="force=True"):
         save_raster_text(path, spins)
     ds = Dataset(spins)
     save_raster_text(path, ds, force=True)
@@ -273,7 +273,7 @@ def test_spins_npz_round_trip_with_trials(tmp_path):
     back = load_data(tmp_path / "s.npz")
     np.testing.assert_array_equal(back.spins, ds.spins)
     assert back.trial_starts.tolist() == [0, 20, 40] and back.meta["note"] == "hi"
-    with pytest.raises(InputError, match="--force"):
+    with pytest.raises(InputError, match="force=True"):
         ds.save(tmp_path / "s.npz")
     with pytest.raises(InputError, match="spins file"):
         load_data(tmp_path / "s.npz", orientation="neurons-by-bins")

@@ -115,7 +115,7 @@ def test_spins_file_bad_contents(tmp_path):
         ii.load_spins(other)
     text = tmp_path / "text.npz"
     text.write_text("not a zip")
-    with pytest.raises(ii.InputError, match="not a readable .npz"):
+    with pytest.raises(ii.InputError, match="is not a spins file"):
         ii.load_spins(text)
     with pytest.raises(ii.InputError, match="does not exist"):
         ii.load_spins(tmp_path / "missing.npz")
@@ -126,7 +126,7 @@ def test_spins_file_bad_contents(tmp_path):
 def test_existing_output_needs_force(tmp_path):
     path = tmp_path / "out.npz"
     path.write_bytes(b"precious")
-    with pytest.raises(ii.InputError, match="--force"):
+    with pytest.raises(ii.InputError, match="force=True"):
         ii.save_spins(path, np.ones((2, 2)))
     assert path.read_bytes() == b"precious"
     ii.save_spins(path, np.ones((2, 2)), force=True)
@@ -177,7 +177,7 @@ def test_cli_simulate_and_sample_from_model_file(tmp_path):
 @pytest.mark.parametrize("argv, words", [
     (["sample", "lattice", "--L", "5", "-n", "10", "-o", "{tmp}/a.npz"], "even L"),
     (["sample", "pairwise", "{tmp}/missing.npz", "-n", "10", "-o", "{tmp}/a.npz"], "does not exist"),
-    (["simulate", "kinetic", "{tmp}/notes.txt", "-n", "10", "-o", "{tmp}/a.npz"], "not a readable .npz"),
+    (["simulate", "kinetic", "{tmp}/notes.txt", "-n", "10", "-o", "{tmp}/a.npz"], "is not a model file"),
 ])
 def test_cli_errors_are_one_clear_line(tmp_path, capsys, argv, words):
     (tmp_path / "notes.txt").write_text("hello")

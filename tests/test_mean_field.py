@@ -1,10 +1,13 @@
 """Mean field: the Gibbs–Bogoliubov–Feynman bound and its fixed point, the mean-field critical
 coupling against Onsager, and the naive mean-field / TAP inverse estimates."""
 
+import warnings
+
 import numpy as np
 import pytest
 
 import inverse_ising as ii
+from inverse_ising.boltzmann import _penalised_constant_field
 from inverse_ising.errors import InputError
 from inverse_ising.exact import exact_log_z, exact_sample, exact_solve
 from inverse_ising.mean_field import (binary_entropy, fit_mean_field, fit_tap, gibbs_bogoliubov_bound,
@@ -177,13 +180,23 @@ def test_singular_data_give_finite_answers_with_a_warning():
     model = random_pairwise(8, 0.4, 0.3, seed=10)
     X = exact_sample(model, 2000, seed=11)
     X[:, 3] = -1  # a neuron that never fires
+    rest = np.delete(np.arange(8), 3)
     for fit in (fit_mean_field, fit_tap):
-        with pytest.warns(RuntimeWarning, match="never flipping"):
+        with pytest.warns(RuntimeWarning, match=r"unit \[3\] never fires"):
             h, J = fit(X)
         assert np.all(np.isfinite(h)) and np.all(np.isfinite(J))
-        assert h[3] < -2 and np.max(np.abs(J[3])) < 1e-6  # silent, decoupled
-        with pytest.raises(InputError, match="shrinkage"):
-            fit(X, shrinkage=0.0)
+        # decoupled, with the field of the penalised one-spin problem −1 − tanh h − 2h/M = 0
+        assert np.all(J[3] == 0) and np.all(J[:, 3] == 0)
+        assert h[3] == pytest.approx(_penalised_constant_field(-1.0, 1.0 / X.shape[0]), abs=1e-12)
+        # the other spins are fitted as if the silent one were not there
+        h_rest, J_rest = fit(X[:, rest])
+        np.testing.assert_allclose(h[rest], h_rest, atol=1e-12)
+        np.testing.assert_allclose(J[np.ix_(rest, rest)], J_rest, atol=1e-12)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            assert np.all(np.isfinite(fit(X, shrinkage=0.0)[1]))
+        with pytest.raises(InputError, match="exact moments"):
+            fit(moments=(X.mean(axis=0), X.T @ X / X.shape[0], None))
     # N > M: C has rank < N.
     Y = exact_sample(random_pairwise(12, 0.4, 0.3, seed=12), 8, seed=13)
     Y[:, :2] = np.array([[1, -1]] * 4 + [[-1, 1]] * 4)  # every spin flips at least once

@@ -3,10 +3,13 @@
 Each command module defines ``add_parser(subparsers)``, which registers its sub-parser and sets
 ``run=<function(args)>`` as a default. Errors from bad input (:class:`InputError`) are printed as
 one line and exit with status 2; Ctrl-C exits with status 130 and leaves no partial output.
+While a command runs, each Python warning is printed as one line, ``inverse-ising: warning: …``,
+and messages name options by their flags (``--l2-h``, not ``l2_h``).
 """
 import argparse
 import importlib
 import sys
+import warnings
 
 from .. import __version__
 from ..errors import FitDivergedError, InputError
@@ -27,13 +30,20 @@ def build_parser():
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """warnings.showwarning for the command line: the message alone, on one line."""
+    print(f"inverse-ising: warning: {' '.join(str(message).split())}", file=sys.stderr if file is None else file)
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    from ..io import command_line_names
     from ..mpi_utils import abort_on_error, world_rank_size
 
     try:
-        with abort_on_error(prog=f"inverse-ising {args.command}"):
+        with warnings.catch_warnings(), command_line_names(), abort_on_error(prog=f"inverse-ising {args.command}"):
+            warnings.showwarning = _show_warning
             return args.run(args) or 0
     except (InputError, FitDivergedError) as exc:
         if world_rank_size()[0] == 0:  # under mpiexec every rank holds the error; one prints it

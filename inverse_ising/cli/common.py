@@ -1,5 +1,6 @@
 """Argument helpers shared by the command modules."""
 import argparse
+import os
 
 from ..backend import BACKENDS, RULES
 
@@ -7,6 +8,29 @@ from ..backend import BACKENDS, RULES
 def add_output(parser, default=None, help_text="output file (.npz)"):
     parser.add_argument("-o", "--output", required=default is None, default=default, help=help_text)
     parser.add_argument("--force", action="store_true", help="overwrite an existing output file")
+
+
+def check_outputs(force, *outputs):
+    """Refuse, before any work, outputs that could not be written, so that a failed command
+    leaves no new file.
+
+    ``outputs``: (path, suffix) pairs, a path of None skipped. Each must be named ``*suffix``,
+    be absent unless ``force``, and lie in a folder that exists
+    (:func:`inverse_ising.io.check_output`); no two may name the same file.
+    """
+    from ..errors import InputError
+    from ..io import check_output
+
+    seen = {}
+    for path, suffix in outputs:
+        if path is None:
+            continue
+        check_output(path, force, suffix)
+        key = os.path.realpath(path)
+        if key in seen:
+            same = path if seen[key] == path else f"{seen[key]} and {path}"
+            raise InputError(f"two outputs would be written to the same file: {same}")
+        seen[key] = path
 
 
 def add_sampler(parser):

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from .common import add_data_options, add_output, load_data_from_args, positive_int
+from .common import add_data_options, add_output, check_outputs, load_data_from_args, positive_int
 
 
 def _non_negative(text):
@@ -53,6 +53,7 @@ def add_parser(subparsers):
 def run(args):
     from ..kinetic import fit_kinetic
 
+    check_outputs(args.force, (args.output, ".npz"))
     t0 = time.perf_counter()
     ds = load_data_from_args(args.data, args)
     t_read = time.perf_counter() - t0
@@ -61,18 +62,21 @@ def run(args):
                       self_couplings=args.self_couplings)
     fit.meta["source"] = str(args.data)
     fit.meta["read_s"] = round(t_read, 3)
-    fit.save(args.output, force=args.force)
     J = fit.model.J
     off = ~np.eye(J.shape[0], dtype=bool)
     asym = float(np.linalg.norm(J - J.T) / max(np.linalg.norm(J + J.T), 1e-300))
-    print(f"{args.data}: {ds.n_units} neurons, {ds.n_samples} time bins in {ds.n_trials} trial"
-          f"{'s' if ds.n_trials != 1 else ''} ({fit.meta['n_transitions']} transitions), read in {t_read:.1f} s")
     status = ("" if fit.method != "ml" else
               f", {'converged' if fit.converged else 'NOT converged'} in {fit.n_iterations} iterations")
-    print(f"kinetic Ising, method {fit.method}{' (symmetric J)' if args.symmetric else ''}: "
-          f"log-likelihood {fit.log_likelihood:.6f} nats/bin{status}, {fit.meta['elapsed_s']:.1f} s")
-    print(f"fields h: mean {fit.model.h.mean():+.3f}, sd {fit.model.h.std():.3f}; couplings J (i≠j): "
-          f"mean {J[off].mean():+.4f}, sd {J[off].std():.4f}, max |J| {np.abs(J[off]).max():.3f}; "
-          f"asymmetry ‖J−Jᵀ‖/‖J+Jᵀ‖ = {asym:.3f}")
+    summary = [
+        f"{args.data}: {ds.n_units} neurons, {ds.n_samples} time bins in {ds.n_trials} trial"
+        f"{'s' if ds.n_trials != 1 else ''} ({fit.meta['n_transitions']} transitions), read in {t_read:.1f} s",
+        f"kinetic Ising, method {fit.method}{' (symmetric J)' if args.symmetric else ''}: "
+        f"log-likelihood {fit.log_likelihood:.6f} nats/bin{status}, {fit.meta['elapsed_s']:.1f} s",
+        f"fields h: mean {fit.model.h.mean():+.3f}, sd {fit.model.h.std():.3f}; couplings J (i≠j): "
+        f"mean {J[off].mean():+.4f}, sd {J[off].std():.4f}, max |J| {np.abs(J[off]).max():.3f}; "
+        f"asymmetry ‖J−Jᵀ‖/‖J+Jᵀ‖ = {asym:.3f}",
+    ]
+    fit.save(args.output, force=args.force)
+    print("\n".join(summary))
     print(f"wrote {args.output}")
     return 0

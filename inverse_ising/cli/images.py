@@ -1,8 +1,7 @@
 """``inverse-ising images``: binarise images into a spins .npz (and optionally a preview PNG)."""
 import argparse
-import os
 
-from ..errors import InputError
+from .common import check_outputs
 
 PREVIEW_MAX = 64
 
@@ -76,16 +75,7 @@ def add_parser(subparsers):
 def run(args):
     from ..images import load_images, spins_to_png
 
-    if not args.output.lower().endswith(".npz"):
-        raise InputError(f"output file {args.output} must end in .npz (a spins file)")
-    if args.png is not None and not args.png.lower().endswith(".png"):
-        raise InputError(f"preview file {args.png} must end in .png")
-    # refuse early, before any work, rather than after writing one of the two outputs
-    for out in (args.output, args.png):
-        if out is not None and os.path.exists(out) and not args.force:
-            raise InputError(f"{out} already exists; pass --force to overwrite it")
-    if args.png is not None and os.path.abspath(args.png) == os.path.abspath(args.output):
-        raise InputError("--png and -o name the same file")
+    check_outputs(args.force, (args.output, ".npz"), (args.png, ".png"))
     inputs = args.inputs[0] if len(args.inputs) == 1 else args.inputs
     ds = load_images(inputs, size=args.size, crop=args.crop, threshold=args.threshold, invert=args.invert)
     ds.save(args.output, force=args.force)

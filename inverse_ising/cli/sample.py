@@ -6,7 +6,7 @@ from ..io import load_model, save_spins
 from ..models import LatticeIsing
 from ..sampling import sample
 from ..stats import energy_per_spin, magnetisation
-from .common import add_output, add_sampler, non_negative_int, positive_int
+from .common import add_output, add_sampler, check_outputs, non_negative_int, positive_int
 
 
 def add_parser(subparsers):
@@ -34,6 +34,7 @@ def add_parser(subparsers):
 
 
 def run(args):
+    check_outputs(args.force, (args.output, ".npz"))
     if args.model == "lattice":
         model = LatticeIsing(args.L, args.J, args.h, args.boundary)
     else:

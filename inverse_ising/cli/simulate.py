@@ -6,7 +6,7 @@ from ..errors import InputError
 from ..io import load_model, save_model, save_spins
 from ..models import KineticIsing
 from ..sampling import simulate
-from .common import add_backend, add_output, non_negative_int, positive_int
+from .common import add_backend, add_output, check_outputs, non_negative_int, positive_int
 
 
 def add_parser(subparsers):
@@ -32,6 +32,7 @@ def add_parser(subparsers):
 
 
 def run(args):
+    check_outputs(args.force, (args.output, ".npz"), (args.save_model, ".npz"))
     if args.model_file:
         model, _, _ = load_model(args.model_file)
         if model.kind != "kinetic":
