@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from ..errors import InputError
-from .common import add_data_options, add_output, add_sampler, load_data_from_args, positive_int
+from .common import add_data_options, add_output, add_sampler, check_outputs, load_data_from_args, positive_int
 
 
 def _non_negative(text):
@@ -89,11 +89,9 @@ def run(args):
     from ..io import load_model
 
     backend = get_backend(args.backend)
-    if os.path.exists(args.output) and not args.force:
-        raise InputError(f"{args.output} already exists; pass --force to overwrite it")
-    out_dir = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(out_dir):
-        raise InputError(f"cannot write {args.output}: folder {out_dir} does not exist")
+    check_outputs(args.force, (args.output, ".npz"))
+    if args.checkpoint is not None:  # rewritten as the fit runs; read again with --resume
+        check_outputs(True, (args.checkpoint, ".npz"))
     ds = load_data_from_args(args.data, args)
     shape = tuple(args.shape) if args.shape else ds.shape
     if args.model == "lattice" and shape is None:
