@@ -22,7 +22,7 @@ extensions = [
         depends=[os.path.join("backends", header) for header in ("ars5.h", "msc.h", "portable_exp.h")],
         include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=["-O3", "-ffp-contract=off"] + openmp,  # no fused multiply-adds: portable_exp.h
+        extra_compile_args=["-O3"] + openmp,
         extra_link_args=openmp,
     )
     for pyx in sorted(glob.glob(os.path.join(HERE, "backends", "*.pyx")))

@@ -1,7 +1,7 @@
 /* exp(x) from IEEE additions, multiplications, rint and ldexp alone: the operations and constants of
    inverse_ising.reference.exp, one for one, so that the kernels' acceptance tests give the reference's
-   bits on every CPU whatever exp its numpy or libm would pick.  Built with -ffp-contract=off (setup.py):
-   a fused multiply-add would round differently.
+   bits on every CPU whatever exp its numpy or libm would pick.  Every product is rounded on its own
+   (ii_product): a fused multiply-add, which compilers may form for the AVX2 build, rounds once.
 
    exp(x) = 2^k * sum_{n=0}^{13} r^n / n!,  k = rint(x / ln 2),  r = (x - k*LN2_HI) - k*LN2_LO;
    0 below x = -708 and inf above x = 709. */
@@ -15,6 +15,13 @@
 #define II_EXP_MIN (-708.0)
 #define II_EXP_MAX 709.0
 
+/* a * b rounded to double before any later addition: the volatile store keeps the compiler from fusing
+   it into a multiply-add (cheap here: exp is evaluated only inside the acceptance brackets) */
+static inline double ii_product(double a, double b) {
+    volatile double p = a * b;
+    return p;
+}
+
 static inline double ii_exp(double x) {
     /* 1/n! for n = 0..13, each the correctly rounded quotient 1.0 / n! as the reference computes it */
     static const double inv_fact[14] = {
@@ -26,12 +33,11 @@ static inline double ii_exp(double x) {
     if (x < II_EXP_MIN) return 0.0;
     if (x > II_EXP_MAX) return HUGE_VAL;
     xc = x;  /* NaN falls through and stays NaN */
-    k = rint(xc * II_INV_LN2);
-    r = (xc - k * II_LN2_HI) - k * II_LN2_LO;
+    k = rint(ii_product(xc, II_INV_LN2));
+    r = (xc - ii_product(k, II_LN2_HI)) - ii_product(k, II_LN2_LO);
     p = inv_fact[13];
     for (n = 12; n >= 0; n--) {
-        p = p * r;
-        p = p + inv_fact[n];
+        p = ii_product(p, r) + inv_fact[n];
     }
     return ldexp(p, (int)k);
 }
