@@ -1,19 +1,21 @@
-"""The MPI backend under a real ``mpiexec -n 2`` (SPEC §3, issue 5).
+"""The MPI backend under a real ``mpiexec -n 2`` (SPEC §3).
 
 Every test starts its processes with the mpiexec that matches this Python (next to
 ``sys.executable`` — where the mpich wheel of the [test]/[mpi] extras puts it — else on PATH)
-and guards them with a timeout, killing the whole process group on expiry, so that a hang fails
-the test instead of the CI run. The scripts it starts live in ``tests/mpi_scripts``.
+and waits for them to exit. A generous safety timeout, past which the whole process group is
+killed, turns a hang into a failure of the test instead of the CI run; no test asserts on how
+long a job took. The scripts it starts live in ``tests/mpi_scripts``.
 
 Skipped only when mpi4py is not installed; a missing or mismatched mpiexec is a failure.
 """
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import tempfile
-import time
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -38,36 +40,44 @@ ENV = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_TH
 CLI = ["-c", "import sys; from inverse_ising.cli import main; sys.exit(main())"]
 
 
-def local_backends():
-    """The single-process backends available here: numpy, and cython when it is built."""
-    from inverse_ising.backend import get_backend
-    from inverse_ising.errors import InputError
-
-    try:
-        get_backend("cython")
-        return ["numpy", "cython"]
-    except InputError:
-        return ["numpy"]
+SAFETY_TIMEOUT = 300  # seconds; only a hung job gets near it, on however busy a host
 
 
-def run_mpi(n, args, timeout=30, cwd=None, local=None):
-    """Run ``mpiexec -n n python ARGS`` (``n=0``: plain python, no mpiexec); returns
-    (CompletedProcess, seconds). ``local`` picks the kernels of the scripts' MPI backend.
-    A run past ``timeout`` is killed with its process group and fails the test."""
+def run_mpi(n, args, cwd=None, local=None, interrupt_at=None):
+    """Run ``mpiexec -n n python ARGS`` (``n=0``: plain python, no mpiexec) until it exits; returns
+    the CompletedProcess. ``local`` picks the kernels of the scripts' MPI backend. ``interrupt_at``:
+    a line of the job's stdout on which mpiexec gets SIGINT, as Ctrl-C would send it. A run past
+    ``SAFETY_TIMEOUT`` is killed with its process group and fails the test as hung."""
     cmd = ([] if n == 0 else mpiexec_command(n)) + [sys.executable] + [str(a) for a in args]
     env = dict(ENV, II_TEST_LOCAL=local) if local else ENV
-    start = time.monotonic()
     # Run outside the source tree: with `python -c` the working directory comes first on sys.path,
     # and the source tree's inverse_ising (without the compiled backends) would shadow the installed one.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             cwd=cwd or tempfile.gettempdir(), start_new_session=True)
+    hung = threading.Event()
+
+    def kill():
+        hung.set()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    watchdog = threading.Timer(SAFETY_TIMEOUT, kill)
+    watchdog.start()
     try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        head = ""
+        if interrupt_at is not None:
+            for line in proc.stdout:
+                head += line
+                if line.rstrip("\n") == interrupt_at:
+                    proc.send_signal(signal.SIGINT)
+                    break
         out, err = proc.communicate()
-        pytest.fail(f"`{' '.join(cmd)}` hung for {timeout} s\nstdout:\n{out}\nstderr:\n{err}")
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), time.monotonic() - start
+    finally:
+        watchdog.cancel()
+    if hung.is_set():
+        pytest.fail(f"`{' '.join(cmd)}` hung: still running after {SAFETY_TIMEOUT} s\nstdout:\n{head + out}\n"
+                    f"stderr:\n{err}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, head + out, err)
 
 
 def check(result):
@@ -83,7 +93,7 @@ def mpiexec_works():
     except FileNotFoundError as exc:
         pytest.fail(f"{exc} (mpi4py is installed, so the MPI tests must run)")
     probe = "import sys; from mpi4py import MPI; sys.stdout.write(f'<size {MPI.COMM_WORLD.Get_size()}>\\n')"
-    result, _ = run_mpi(2, ["-c", probe], timeout=60)
+    result = run_mpi(2, ["-c", probe])
     check(result)
     sizes = re.findall(r"<size (\d+)>", result.stdout)
     assert sizes == ["2", "2"], (
@@ -96,7 +106,7 @@ def mpiexec_works():
 def test_distribution_hooks(n):
     """local_chains, local_seed, allreduce_sum, gather_rows, broadcast, run_on_root, check_on_all and
     Chains.statistics (n = 0: a plain python process, where the backend runs as one rank)."""
-    result, seconds = run_mpi(n, [SCRIPTS / "hooks.py"], local="numpy")
+    result = run_mpi(n, [SCRIPTS / "hooks.py"], local="numpy")
     check(result)
     assert f"hooks ok on {max(n, 1)} ranks (local kernels: numpy)" in result.stdout
 
@@ -144,15 +154,18 @@ _RUNS = {}
 def sample_run(tmp_path_factory, n, seed, local="numpy"):
     """Samples (T, C, N) of the small model from ``n`` ranks with ``seed`` (cached per module)."""
     key = (n, seed, local)
+    if local == "cython":
+        pytest.importorskip("inverse_ising.backends.cython_backend",
+                            reason="the compiled kernels are not built (INVERSE_ISING_NO_KERNELS=1)")
     if key not in _RUNS:
         out = tmp_path_factory.mktemp("mpi") / f"samples_{n}_{seed}_{local}.npz"
-        result, seconds = run_mpi(n, [SCRIPTS / "sample_moments.py", out, seed, 64, 200, 2, 100], local=local)
+        result = run_mpi(n, [SCRIPTS / "sample_moments.py", out, seed, 64, 200, 2, 100], local=local)
         check(result)
         with np.load(out) as f:
             assert int(f["size"]) == max(n, 1) and str(f["local"]) == local
             X = f["samples"]
-        _RUNS[key] = X.reshape(200, 64, -1), seconds
-    return _RUNS[key][0]
+        _RUNS[key] = X.reshape(200, 64, -1)
+    return _RUNS[key]
 
 
 def moment_series(S):
@@ -168,7 +181,7 @@ def means_and_errors(S):
     return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
 
 
-@pytest.mark.parametrize("local", local_backends())
+@pytest.mark.parametrize("local", ["numpy", "cython"])
 def test_two_ranks_agree_with_exact_and_one_rank(tmp_path_factory, local):
     """⟨sᵢ⟩ and ⟨sᵢsⱼ⟩ of N = 8 from 2 ranks × 32 chains, 1 rank × 64 chains and enumeration agree
     within autocorrelation-aware errors (|z| < 4 for each of the 36 moments)."""
@@ -189,7 +202,7 @@ def test_two_ranks_agree_with_exact_and_one_rank(tmp_path_factory, local):
     assert np.max(np.abs(truth[model.n_spins:] - np.outer(exact.mean, exact.mean)[i, j])) > 10 * e2.max()
 
 
-@pytest.mark.parametrize("local", local_backends())
+@pytest.mark.parametrize("local", ["numpy", "cython"])
 def test_same_seed_and_rank_count_reproduce_exactly(tmp_path_factory, local):
     a = sample_run(tmp_path_factory, 2, 11, local)
     _RUNS.pop((2, 11, local))
@@ -207,13 +220,13 @@ def test_same_seed_and_rank_count_reproduce_exactly(tmp_path_factory, local):
     ("input_on_root", 2, "fail.py: error: data.txt: ragged rows (row 3 has 7 values, row 1 has 8)"),
 ])
 def test_failure_on_one_rank_ends_the_job(mode, status, message):
-    """An exception on any rank ends every rank within seconds, with the error shown once."""
-    result, seconds = run_mpi(2, [SCRIPTS / "fail.py", mode], timeout=30)
+    """An exception on any rank ends every rank (instead of leaving the others waiting in a
+    collective until the safety timeout), with the error shown once."""
+    result = run_mpi(2, [SCRIPTS / "fail.py", mode])
     assert result.returncode == status, result.stderr
     assert message in result.stderr
     tail = message.split(": ")[-1]
     assert sum(line.endswith(tail) for line in result.stderr.splitlines()) == 1, result.stderr
-    assert seconds < 10, f"the job took {seconds:.1f} s to end"
 
 
 # ------------------------------------------------------------------------------------------ CLI
@@ -222,13 +235,13 @@ def test_cli_sample_under_mpiexec(tmp_path):
     same file as a second run with the same seed; an existing output is refused on every rank."""
     args = CLI + ["sample", "lattice", "--L", "8", "--J", "0.3", "-n", "400", "--chains", "20", "--burn-in", "50",
                   "--thin", "2", "--backend", "mpi", "--seed", "3", "--no-progress"]
-    first = check(run_mpi(2, args + ["-o", tmp_path / "a.npz"])[0])
+    first = check(run_mpi(2, args + ["-o", tmp_path / "a.npz"]))
     assert first.stdout.count("wrote 400 samples") == 1
-    check(run_mpi(2, args + ["-o", tmp_path / "b.npz"])[0])
+    check(run_mpi(2, args + ["-o", tmp_path / "b.npz"]))
     with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "b.npz") as b:
         assert a["spins"].shape == (400, 64) and np.array_equal(a["spins"], b["spins"])
-    again, seconds = run_mpi(2, args + ["-o", tmp_path / "a.npz"])
-    assert again.returncode == 2 and "exists" in again.stderr and seconds < 10, again.stderr
+    again = run_mpi(2, args + ["-o", tmp_path / "a.npz"])
+    assert again.returncode == 2 and "exists" in again.stderr, again.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "b.npz"]  # no stray temporary files
 
 
@@ -239,12 +252,7 @@ N_FIT = 20
 @pytest.fixture(scope="module")
 def fit_data(tmp_path_factory):
     """20 000 exact samples of an N = 20 pairwise model (fields ~ ±0.3, couplings ~ ±0.11)."""
-    import importlib.util
-
     import inverse_ising as ii
-
-    if not hasattr(ii, "fit") and importlib.util.find_spec("inverse_ising.boltzmann") is None:
-        pytest.skip("Boltzmann learning (ii.fit / inverse_ising.boltzmann) is not in this tree yet")
     from inverse_ising.exact import exact_sample
 
     rng = np.random.default_rng(20)
@@ -270,8 +278,8 @@ def test_two_rank_fit_reaches_single_process_quality(fit_data, tmp_path):
     samples: 2 ranks converge to couplings as close to the truth as one process does."""
     data, truth = fit_data
     fit = SCRIPTS / "fit_pairwise.py"
-    check(run_mpi(2, [fit, data, tmp_path / "two.npz", "--seed", 5], timeout=60)[0])
-    check(run_mpi(0, [fit, data, tmp_path / "one.npz", "--seed", 5, "--backend", "auto"], timeout=60)[0])
+    check(run_mpi(2, [fit, data, tmp_path / "two.npz", "--seed", 5]))
+    check(run_mpi(0, [fit, data, tmp_path / "one.npz", "--seed", 5, "--backend", "auto"]))
     two, one = fit_result(tmp_path / "two.npz"), fit_result(tmp_path / "one.npz")
     assert int(two["size"]) == 2 and int(one["size"]) == 1
     assert two["converged"] and one["converged"]
@@ -282,39 +290,23 @@ def test_two_rank_fit_reaches_single_process_quality(fit_data, tmp_path):
 
 
 def test_fit_interrupted_under_mpi_resumes_from_its_checkpoint(fit_data, tmp_path):
-    """Ctrl-C (SIGINT to mpiexec) as soon as the first checkpoint exists ends both ranks within
-    seconds and leaves the checkpoint; resuming on 2 ranks gives exactly the parameters of an
-    uninterrupted 2-rank run with the same seed."""
+    """Ctrl-C (SIGINT to mpiexec) once the first checkpoint exists (the fit holds there until the
+    signal) ends both ranks and leaves the checkpoint; resuming on 2 ranks gives exactly the
+    parameters of an uninterrupted 2-rank run with the same seed."""
     data, _ = fit_data
     fit = SCRIPTS / "fit_pairwise.py"
     common = ["--seed", 9, "--tol", 0.01, "--max-iter", 12, "--max-sweeps", 128]  # never converges: runs 12 iterations
-    check(run_mpi(2, [fit, data, tmp_path / "whole.npz", "--checkpoint", tmp_path / "whole.ckpt.npz"] + common,
-                  timeout=60)[0])
+    check(run_mpi(2, [fit, data, tmp_path / "whole.npz", "--checkpoint", tmp_path / "whole.ckpt.npz"] + common))
 
     ckpt = tmp_path / "cut.ckpt.npz"
-    cmd = mpiexec_command(2) + [sys.executable, str(fit), str(data), str(tmp_path / "cut.npz"), "--checkpoint",
-                                str(ckpt)] + [str(a) for a in common]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert ckpt.exists(), "no checkpoint was written"
-        proc.send_signal(signal.SIGINT)  # what Ctrl-C on mpiexec does
-        sent = time.monotonic()
-        out, err = proc.communicate(timeout=30)
-        stopped = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-    assert proc.returncode != 0, "the fit finished before the interrupt arrived"
-    assert stopped < 10, f"the job took {stopped:.1f} s to stop after Ctrl-C"
+    cut = run_mpi(2, [fit, data, tmp_path / "cut.npz", "--checkpoint", ckpt, "--hold"] + common,
+                  interrupt_at="checkpoint written")
+    assert "checkpoint written" in cut.stdout, f"the fit ended without a checkpoint:\n{cut.stdout}\n{cut.stderr}"
+    assert cut.returncode != 0 and "interrupted" in cut.stderr, f"the fit ignored Ctrl-C:\n{cut.stdout}\n{cut.stderr}"
     assert not (tmp_path / "cut.npz").exists()
     assert sorted(p.name for p in tmp_path.iterdir() if "cut" in p.name) == ["cut.ckpt.npz"]  # no half-written file
 
-    check(run_mpi(2, [fit, data, tmp_path / "cut.npz", "--checkpoint", ckpt, "--resume"] + common, timeout=60)[0])
+    check(run_mpi(2, [fit, data, tmp_path / "cut.npz", "--checkpoint", ckpt, "--resume"] + common))
     whole, resumed = fit_result(tmp_path / "whole.npz"), fit_result(tmp_path / "cut.npz")
     assert int(resumed["iterations"]) == int(whole["iterations"]) == 12
     assert np.array_equal(resumed["h"], whole["h"]) and np.array_equal(resumed["J"], whole["J"])
@@ -323,15 +315,11 @@ def test_fit_interrupted_under_mpi_resumes_from_its_checkpoint(fit_data, tmp_pat
 def test_cli_fit_under_mpiexec(fit_data, tmp_path):
     """`mpiexec -n 2 inverse-ising fit DATA --backend mpi -o fit.npz`: rank 0 writes the fit and
     removes its default checkpoint; bad input ends both ranks with one message and status 2."""
-    from inverse_ising.cli import COMMANDS
-
-    if "fit" not in COMMANDS:
-        pytest.skip("`inverse-ising fit` is not registered in inverse_ising.cli.COMMANDS yet")
     from inverse_ising.io import load_model
 
     data, truth = fit_data
     args = CLI + ["fit", data, "--backend", "mpi", "--seed", 3, "--chains", 400, "--no-progress"]
-    result = check(run_mpi(2, args + ["-o", tmp_path / "fit.npz"], timeout=60)[0])
+    result = check(run_mpi(2, args + ["-o", tmp_path / "fit.npz"]))
     assert result.stdout.count("wrote") == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.npz"]  # no checkpoint or temporary left
     model = load_model(tmp_path / "fit.npz")[0]
@@ -344,7 +332,7 @@ def test_cli_fit_under_mpiexec(fit_data, tmp_path):
     for argv, message in ((args + ["-o", tmp_path / "fit.npz"], "fit.npz already exists"),
                           (CLI + ["fit", tmp_path / "bad.npz", "--backend", "mpi", "-o", tmp_path / "bad_fit.npz"],
                            "found 3 at index (5, 3)")):
-        bad, seconds = run_mpi(2, argv, timeout=30)
-        assert bad.returncode == 2 and seconds < 10, bad.stderr
+        bad = run_mpi(2, argv)
+        assert bad.returncode == 2, bad.stderr
         assert bad.stderr.count(message) == 1, f"the message should be shown once (by rank 0):\n{bad.stderr}"
     assert not (tmp_path / "bad_fit.npz").exists()
