@@ -9,8 +9,6 @@ import pytest
 import inverse_ising.cli as cli
 from inverse_ising.cli import demo
 
-pytest.importorskip("matplotlib")
-
 
 def png_ok(path):
     with open(path, "rb") as fh:

@@ -22,8 +22,6 @@ from inverse_ising.data import save_raster_text
 from inverse_ising.errors import InputError
 from inverse_ising.report import MARKER, check_output_dir, make_report
 
-pytest.importorskip("matplotlib")
-
 FAST_BOLTZMANN = {"n_chains": 200, "tol": 1.5, "check_noise": 0.5, "max_sweeps": 400, "max_iter": 60}
 FIGURES = ("firing_rates.png", "correlations.png", "three_point.png", "spike_count.png", "learning_curves.png",
            "couplings.png")
@@ -171,7 +169,7 @@ def test_stray_value_in_a_raster(tmp_path, monkeypatch, capsys):
 
 
 def test_truncated_mat_files(tmp_path, monkeypatch, capsys):
-    scipy_io = pytest.importorskip("scipy.io")
+    import scipy.io as scipy_io
     X = (np.random.default_rng(0).random((10, 400)) < 0.2).astype(np.uint8)
     full = tmp_path / "full.mat"
     scipy_io.savemat(full, {"bint": X}, do_compression=False)
@@ -179,7 +177,7 @@ def test_truncated_mat_files(tmp_path, monkeypatch, capsys):
     cut = tmp_path / "cut.mat"
     cut.write_bytes(raw[: len(raw) // 2])
     cli_error(["report", str(cut), "--out", str(tmp_path / "r")], monkeypatch, capsys)
-    h5py = pytest.importorskip("h5py")
+    h5py = pytest.importorskip("h5py", reason="h5py, for MATLAB v7.3 files, is not installed (pip install \".[mat]\")")
     v73 = tmp_path / "v73.mat"
     with h5py.File(v73, "w", userblock_size=512) as fh:
         fh.create_dataset("bint", data=X.T)
