@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .io import option_name
 from .validation import as_spins
 
 __all__ = [
@@ -334,8 +335,8 @@ def _orient(arr, orientation, name, native):
             raise InputError(
                 f"{name} has {rows} rows and {cols} columns; read as one row per neuron that is "
                 f"{which} time bins, which is almost certainly the wrong orientation: "
-                f"pass --orientation bins-by-neurons (orientation='bins-by-neurons') if each row is a "
-                f"time bin, or --orientation neurons-by-bins if the layout really is one row per neuron"
+                f"pass {option_name('orientation', 'bins-by-neurons')} if each row is a time bin, or "
+                f"{option_name('orientation', 'neurons-by-bins')} if the layout really is one row per neuron"
             )
     else:
         used, note = orientation, "given"
@@ -349,7 +350,7 @@ def _finish(spins_nb, trial_starts, trial_length, source, meta, shape=None, unit
     m = spins_nb.shape[0]
     if trial_length is not None:
         if isinstance(trial_length, bool) or not isinstance(trial_length, (int, np.integer)) or trial_length < 1:
-            raise InputError(f"trial_length must be a positive integer number of bins, got {trial_length!r}")
+            raise InputError(f"{option_name('trial_length')} must be a positive integer number of bins, got {trial_length!r}")
         trial_length = int(trial_length)
         if m % trial_length:
             raise InputError(
@@ -648,7 +649,7 @@ def _pick_variable(arrays, variable, path, kind):
         raise InputError(f"{path}: no 2-D data matrix found in this {kind} file; it holds {_listing(arrays)}")
     raise InputError(
         f"{path} holds several candidate arrays ({_listing({k: arrays[k] for k in candidates})}); "
-        f"choose one with --variable NAME (variable='NAME')"
+        f"choose one with {option_name('variable', 'NAME')}"
     )
 
 
@@ -850,9 +851,9 @@ def load_spike_times(times, neuron_ids, bin_width, t_start=0.0, t_stop=None, neu
     try:
         w = float(bin_width)
     except (TypeError, ValueError):
-        raise InputError(f"bin_width must be a positive number, got {bin_width!r}") from None
+        raise InputError(f"{option_name('bin_width')} must be a positive number, got {bin_width!r}") from None
     if not (np.isfinite(w) and w > 0):
-        raise InputError(f"bin_width must be a positive number, got {bin_width!r}")
+        raise InputError(f"{option_name('bin_width')} must be a positive number, got {bin_width!r}")
     t0 = float(t_start)
     if t_stop is None:
         n_bins = int(np.floor((t.max() - t0) / w + 1e-9)) + 1
@@ -973,7 +974,8 @@ def load_data(path, orientation="auto", trial_length=None, bin_width=None, varia
         from .images import load_images
 
         if trial_length is not None or bin_width is not None or variable is not None or orientation != "auto":
-            raise InputError("orientation, trial_length, bin_width and variable do not apply to images")
+            raise InputError(f"{', '.join(map(option_name, ('orientation', 'trial_length', 'bin_width')))} and "
+                             f"{option_name('variable')} do not apply to images")
         return load_images(p, invert=invert, **image_options)
     if image_options:
         raise InputError(f"image options ({', '.join(image_options)}) apply only to images, not {p.name}")
@@ -981,12 +983,13 @@ def load_data(path, orientation="auto", trial_length=None, bin_width=None, varia
         raise InputError(f"{p.name}: only text rasters and spike-time files may be gzipped ({', '.join(TEXT_SUFFIXES)} + .gz)")
     if bin_width is not None:
         if suffix not in TEXT_SUFFIXES:
-            raise InputError(f"bin_width applies to spike-time text files (time, neuron); {p.name} is not one")
+            raise InputError(f"{option_name('bin_width')} applies to spike-time text files (time, neuron); {p.name} is not one")
         if orientation != "auto" or invert or variable is not None:
-            raise InputError("orientation, invert and variable do not apply to spike-time files")
+            raise InputError(f"{option_name('orientation')}, {option_name('invert')} and {option_name('variable')} do not apply "
+                             f"to spike-time files")
         return load_spike_times_text(p, bin_width, trial_length=trial_length)
     if variable is not None and suffix not in (".npz", ".mat"):
-        raise InputError(f"variable={variable!r} applies only to .npz and .mat files, not {p.name}")
+        raise InputError(f"{option_name('variable', variable)} applies only to .npz and .mat files, not {p.name}")
     if suffix in TEXT_SUFFIXES:
         return _load_text_raster(p, orientation, trial_length, invert)
     if suffix == ".npy":

@@ -88,7 +88,9 @@ def _open(img_or_path):
         except UnidentifiedImageError:
             raise _Unreadable(f"{path} is not an image Pillow can read") from None
         except (OSError, ValueError, SyntaxError) as exc:
-            raise _Unreadable(f"{path}: cannot read this image; truncated or corrupt? ({exc})") from None
+            from .io import error_text
+
+            raise _Unreadable(f"{path}: cannot read this image; truncated or corrupt? ({error_text(exc)})") from None
     try:
         img = ImageOps.exif_transpose(img)
     except Exception:  # a malformed EXIF block is no reason to reject the pixels
@@ -215,6 +217,7 @@ def image_to_spins(img_or_path, size=32, crop="center", threshold="otsu", invert
 
 
 def _list_images(paths_or_folder):
+    """(files, description, the files named directly rather than found in a folder)."""
     if isinstance(paths_or_folder, (str, Path)):
         p = Path(paths_or_folder)
         if p.is_dir():
@@ -222,8 +225,8 @@ def _list_images(paths_or_folder):
                            key=lambda f: f.name)
             if not files:
                 raise InputError(f"{p} is an empty folder: no images found")
-            return files, str(p)
-        return [p], str(p)
+            return files, str(p), set()
+        return [p], str(p), {p}
     files = [Path(f) for f in paths_or_folder]
     if not files:
         raise InputError("no image paths given")
@@ -234,7 +237,8 @@ def _list_images(paths_or_folder):
                                    key=lambda g: g.name))
         else:
             expanded.append(f)
-    return expanded, ", ".join(str(f) for f in files[:3]) + (" ..." if len(files) > 3 else "")
+    return (expanded, ", ".join(str(f) for f in files[:3]) + (" ..." if len(files) > 3 else ""),
+            {f for f in files if not f.is_dir()})
 
 
 def load_images(paths_or_folder, size=32, crop="center", threshold="otsu", invert=False):
@@ -242,15 +246,15 @@ def load_images(paths_or_folder, size=32, crop="center", threshold="otsu", inver
 
     ``paths_or_folder``: a folder (its files, sorted by name, not recursive; hidden files
     ignored), one image path, or a list of paths and folders (kept in the order given, folders
-    expanded in name order).  Files Pillow cannot read are skipped with a warning; having none
-    left is an error.  Each image goes through :func:`image_to_spins` with its own threshold
+    expanded in name order).  Files in a folder that Pillow cannot read are skipped with a
+    warning, having none left is an error; a file named directly must be readable.  Each image goes through :func:`image_to_spins` with its own threshold
     (Otsu per image by default).  Every row is an independent sample, so ``trial_starts`` is
     0, 1, …, M−1.  ``meta`` lists the files, the thresholds used and the options.
     """
     from .data import Dataset, warn_constant_units
 
     size = _check_size(size)
-    files, source = _list_images(paths_or_folder)
+    files, source, named = _list_images(paths_or_folder)
     rows, used, thresholds, skipped, originals = [], [], [], [], []
     for f in files:
         if not f.exists():
@@ -258,6 +262,8 @@ def load_images(paths_or_folder, size=32, crop="center", threshold="otsu", inver
         try:
             s, t, info = _image_to_spins(f, size, crop, threshold, invert)
         except _Unreadable as exc:
+            if f in named:
+                raise
             skipped.append(f.name)
             warnings.warn(f"{exc}; skipped", stacklevel=2)
             continue

@@ -29,13 +29,15 @@ from .validation import as_spins
 _COMMAND_LINE = contextvars.ContextVar("inverse_ising_command_line", default=False)
 
 
-def option_name(name, python=None):
-    """How a message names the option ``name``: as the command line's flag (``l2_h`` →
-    ``--l2-h``) while :func:`command_line_names` is in effect, else as the Python keyword (or
-    the given ``python`` text, e.g. "force=True")."""
+def option_name(name, value=None):
+    """How a message names the option ``name`` (given ``value``): as the command line's flag
+    (``l2_h`` → ``--l2-h``, ``--orientation bins-by-neurons``; a True value is the flag alone)
+    while :func:`command_line_names` is in effect, else as the Python keyword (``l2_h``,
+    ``orientation='bins-by-neurons'``, ``force=True``)."""
     if _COMMAND_LINE.get():
-        return "--" + name.replace("_", "-")
-    return name if python is None else python
+        flag = "--" + name.replace("_", "-")
+        return flag if value is None or value is True else f"{flag} {value}"
+    return name if value is None else f"{name}={value!r}"
 
 
 @contextlib.contextmanager
@@ -65,7 +67,7 @@ def check_output(path, force=False, suffix=None):
     if os.path.isdir(path):
         raise InputError(f"cannot write {path}: it is a folder")
     if os.path.exists(path) and not force:
-        raise InputError(f"{path} already exists; pass {option_name('force', 'force=True')} to overwrite it")
+        raise InputError(f"{path} already exists; pass {option_name('force', True)} to overwrite it")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise InputError(f"cannot write {path}: folder {folder} does not exist")

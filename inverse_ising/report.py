@@ -70,12 +70,15 @@ MODEL_ORDER = ("independent", "pairwise", "kinetic_symmetric", "kinetic_asymmetr
 
 
 # ------------------------------------------------------------------------------------ output folder
-def check_output_dir(out, force=False):
+def check_output_dir(out, force=False, make_parent=False):
     """Raise :class:`InputError` unless ``out`` may be (re)written: absent, an empty folder, or,
-    with ``force``, a folder written earlier by this package."""
+    with ``force``, a folder written earlier by this package; its parent folder must exist
+    (unless ``make_parent``: it is then created when the output is written)."""
     out = os.path.abspath(os.fspath(out))
     if os.path.exists(out) and not os.path.isdir(out):
         raise InputError(f"{out} exists and is not a folder; choose another --out")
+    if not make_parent and not os.path.isdir(os.path.dirname(out)):
+        raise InputError(f"cannot write {out}: folder {os.path.dirname(out)} does not exist")
     cwd = os.path.abspath(os.getcwd())
     if out == cwd or cwd.startswith(out.rstrip(os.sep) + os.sep) or out == os.path.dirname(out):
         raise InputError(f"--out {out} is the current folder or one of its parents; choose a new folder")
@@ -91,17 +94,21 @@ def check_output_dir(out, force=False):
 
 
 @contextlib.contextmanager
-def staged_output_dir(out, force=False):
+def staged_output_dir(out, force=False, make_parent=False):
     """Yield a temporary folder beside ``out``; on success it replaces ``out`` in one rename.
 
-    See :func:`check_output_dir` for what may be replaced. On any exception the temporary
-    folder is removed and ``out`` is left as it was.
+    See :func:`check_output_dir` for what may be replaced. The folder gets the permissions of
+    ``os.mkdir`` under the user's umask. On any exception the temporary folder is removed and
+    ``out`` is left as it was.
     """
-    out = check_output_dir(out, force)
+    from .io import creation_mode
+
+    out = check_output_dir(out, force, make_parent)
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.", suffix=".tmp", dir=parent)
     try:
+        os.chmod(tmp, creation_mode(folder=True))
         with open(os.path.join(tmp, MARKER), "w", encoding="utf-8") as fh:
             fh.write(f"written by inverse-ising {__version__}\n")
         yield tmp

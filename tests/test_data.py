@@ -117,7 +117,7 @@ def test_fast_and_general_parsers_agree(tmp_path):
 def test_orientation_auto_rejects_more_neurons_than_bins(tmp_path):
     x = raster01(n_neurons=7, n_bins=50, seed=5)
     p = write_text(tmp_path / "t.txt", x.T)  # one row per bin
-    with pytest.raises(InputError, match="--orientation bins-by-neurons") as err:
+    with pytest.raises(InputError, match="orientation='bins-by-neurons'") as err:
         load_data(p)
     assert "50 rows and 7 columns" in str(err.value)
     ds = load_data(p, orientation="bins-by-neurons")
@@ -292,7 +292,7 @@ def test_plain_npz_candidates_and_variable(tmp_path):
     np.testing.assert_array_equal(ds.spins, 2 * x.T.astype(np.int8) - 1)
     assert ds.trial_starts.tolist() == [0, 10, 20] and ds.meta["variable"] == "raster"
     np.savez(tmp_path / "two.npz", a=x.T, b=x.T[:, :2])
-    with pytest.raises(InputError, match=r"several candidate arrays \(a \(30, 4\), b \(30, 2\)\).*--variable"):
+    with pytest.raises(InputError, match=r"several candidate arrays \(a \(30, 4\), b \(30, 2\)\).*variable='NAME'"):
         load_data(tmp_path / "two.npz")
     assert load_data(tmp_path / "two.npz", variable="b").spins.shape == (30, 2)
     with pytest.raises(InputError, match="no variable 'c'"):
@@ -334,7 +334,7 @@ def test_mat_v5_several_variables_and_sparse(tmp_path):
 
     x = raster01(n_neurons=5, n_bins=40, seed=17)
     scipy.io.savemat(tmp_path / "two.mat", {"bint": x, "other": x[:3]})
-    with pytest.raises(InputError, match=r"several candidate arrays.*bint \(5, 40\).*other \(3, 40\).*--variable"):
+    with pytest.raises(InputError, match=r"several candidate arrays.*bint \(5, 40\).*other \(3, 40\).*variable='NAME'"):
         load_data(tmp_path / "two.mat")
     assert load_data(tmp_path / "two.mat", variable="other").spins.shape == (40, 3)
     scipy.io.savemat(tmp_path / "sp.mat", {"raster": scipy.sparse.csc_matrix(x.astype(float))})
@@ -379,7 +379,7 @@ def test_mat_v73_round_trip(tmp_path):
     # several candidates, then choosing one; char arrays are ignored
     write_mat73(tmp_path / "two73.mat", {"a": (x.astype(float), "double"), "b": (x[:2].astype(float), "double"),
                                          "title": (np.frombuffer(b"ab", np.uint8).reshape(1, 2).astype(np.uint16), "char")})
-    with pytest.raises(InputError, match="several candidate arrays.*--variable"):
+    with pytest.raises(InputError, match="several candidate arrays.*variable='NAME'"):
         load_data(tmp_path / "two73.mat")
     b = load_data(tmp_path / "two73.mat", variable="b", orientation="neurons-by-bins")
     np.testing.assert_array_equal(b.spins, 2 * x[:2].T.astype(np.int8) - 1)

@@ -14,9 +14,10 @@ fitted back by Boltzmann learning of the two-parameter lattice model, true again
 error bars, and pictures of samples of the data and of the learned model.
 
 Output: everything goes into ``--out`` (default ``demo_output/retina`` or
-``demo_output/lattice``), which is created; an existing non-empty folder is refused unless
-``--force`` is given, and ``--force`` replaces only a folder that an earlier inverse-ising run
-wrote. The folder is assembled beside its final place and renamed into it at the end.
+``demo_output/lattice``, with ``demo_output`` made if missing), which is created; a folder
+named with ``--out`` must lie in a folder that exists, as for every command. An existing
+non-empty folder is refused unless ``--force`` is given, and ``--force`` replaces only a
+folder that an earlier inverse-ising run wrote. The folder is assembled beside its final place and renamed into it at the end.
 Nothing is downloaded.
 """
 import json
@@ -97,7 +98,7 @@ def _retina(args, out):
     s_model, s_data, s_report, s_kmodel, s_kdata, s_kreport = _seeds(args.seed, 6)
     results = {}
     quiet = {"log": lambda *a, **k: None}
-    with staged_output_dir(out, args.force) as tmp:
+    with staged_output_dir(out, args.force, make_parent=args.out is None) as tmp:
         # ---------------------------------------------------------------- equilibrium part
         truth = retina_pairwise_model(N, seed=s_model)
         p = truth.params
@@ -268,7 +269,7 @@ def _lattice(args, out):
     L, J, h = args.L, args.J, args.h
     M = args.bins or 400
     s_data, s_fit, s_model = _seeds(args.seed, 3)
-    with staged_output_dir(out, args.force) as tmp:
+    with staged_output_dir(out, args.force, make_parent=args.out is None) as tmp:
         print(f"1. Sampling {M} configurations of the {L}x{L} lattice model p(s) ∝ exp(J Σ_<ij> s_i s_j + h Σ_i s_i)")
         print(f"   at J = {J} (K_c = {K_C:.4f}), h = {h} per site (course notes' total field h·L² = {h * L * L:.4g}) ...")
         t = time.perf_counter()
