@@ -5,7 +5,6 @@ against the most naive computation possible: a Python ``itertools.product`` over
 """
 import itertools
 import math
-import time
 import tracemalloc
 
 import numpy as np
@@ -139,12 +138,9 @@ def test_n20_two_independent_blocks():
     J[:10, :10], J[10:, 10:] = a.J, b.J
     ra, rb = brute_force(pairwise_log_weight(a), 10), brute_force(pairwise_log_weight(b), 10)
     tracemalloc.start()
-    t0 = time.perf_counter()
     sol = exact_solve(PairwiseIsing(h, J))
-    elapsed = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert elapsed < 10.0  # ~0.1 s on an idle core
     assert peak < 200 * 2**20  # a few chunk-sized arrays, never 2^20 × N
     assert sol.log_z == pytest.approx(ra["log_z"] + rb["log_z"], abs=1e-11)
     mean = np.concatenate([ra["mean"], rb["mean"]])
@@ -244,9 +240,11 @@ def test_sample_seeding():
 
 def test_sample_n20_bounded():
     model = random_model(20, 0.2, 0.15, seed=18)
-    t0 = time.perf_counter()
+    tracemalloc.start()
     X = exact_sample(model, 2000, seed=19)
-    assert time.perf_counter() - t0 < 10.0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 64 * 2**20  # the 2^20 probabilities and their running sum, never 2^20 × N values
     assert X.shape == (2000, 20)
 
 
