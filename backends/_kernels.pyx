@@ -2,7 +2,7 @@
 """Compiled kernels of the Cython backend (see ``docs/cython_backend.md``).
 
 Every kernel updates int8 spins in place, runs without the GIL, and is parallel over independent
-chains with OpenMP ``prange(schedule="static")``.  Each chain owns its generator, so a chain's
+chains with OpenMP ``prange(schedule="dynamic")``.  Each chain owns its generator, so a chain's
 trajectory does not depend on which thread runs it: the results are identical for any thread count.
 
 Random numbers
@@ -319,7 +319,7 @@ def lattice_sweeps_rng(int8_t[:, :, ::1] spins, const uint64_t[::1] thresholds, 
     cdef Py_ssize_t C = spins.shape[0], L = spins.shape[1], c
     if C == 0:
         return
-    for c in prange(C, nogil=True, schedule="static", num_threads=n_threads):
+    for c in prange(C, nogil=True, schedule="dynamic", num_threads=n_threads):
         _lattice_chain_rng(&spins[c, 0, 0], L, periodic, &thresholds[0], metropolis, n_sweeps, &state[c, 0])
 
 
@@ -334,7 +334,7 @@ def lattice_sweeps_uniforms(int8_t[:, :, ::1] spins, const double[::1] table, bi
     zero = <int8_t*>malloc(L)
     memset(zero, 0, L)
     try:
-        for c in prange(C, nogil=True, schedule="static", num_threads=n_threads):
+        for c in prange(C, nogil=True, schedule="dynamic", num_threads=n_threads):
             for t in range(T):
                 _lattice_half_u(&spins[c, 0, 0], L, 0, periodic, &table[0], metropolis, &u[t, c, 0, 0], zero)
                 _lattice_half_u(&spins[c, 0, 0], L, 1, periodic, &table[0], metropolis, &u[t, c, 0, 0], zero)
@@ -456,7 +456,7 @@ def pairwise_fields(const int8_t[:, ::1] spins, const double[::1] h, const real[
     cdef Py_ssize_t C = spins.shape[0], N = spins.shape[1], c
     if C == 0 or N == 0:
         return
-    for c in prange(C, nogil=True, schedule="static", num_threads=n_threads):
+    for c in prange(C, nogil=True, schedule="dynamic", num_threads=n_threads):
         _fields_chain(&spins[c, 0], &h[0], &J[0, 0], &f[c, 0], N)
 
 
@@ -522,7 +522,7 @@ def pairwise_sweeps(int8_t[:, ::1] spins, const real[:, ::1] J, real[:, ::1] f, 
         sp = &state[0, 0]
     block = max(1, block)
     nb = (C + block - 1) // block
-    for b in prange(nb, nogil=True, schedule="static", num_threads=n_threads):
+    for b in prange(nb, nogil=True, schedule="dynamic", num_threads=n_threads):
         c0 = b * block
         c1 = min(c0 + block, C)
         _pairwise_block(&spins[0, 0], &J[0, 0], &f[0, 0], N, c0, c1, metropolis, n_sweeps, sp, up, ustride)
@@ -591,7 +591,7 @@ def kinetic_steps(int8_t[:, ::1] spins, const double[::1] h, const double[:, ::1
         op = &out[0, 0, 0]
         ostride = out.strides[0]
     refresh = max(1, refresh)
-    for c in prange(C, nogil=True, schedule="static", num_threads=n_threads):
+    for c in prange(C, nogil=True, schedule="dynamic", num_threads=n_threads):
         _kinetic_chain(&spins[c, 0], &h[0], &JT[0, 0], N, n_steps,
                        (sp + GEN_WORDS * c) if sp != NULL else NULL,
                        (up + c * N) if up != NULL else NULL, ustride // sizeof(double),
@@ -754,7 +754,7 @@ def msc_sweeps(uint64_t[:, :, ::1] words, bint aligned, const int8_t[:, ::1] cls
                     tables.code_lo[i] += 1 << q
                 else:
                     tables.code_hi[i] += 1 << (q - 2)
-    for c in prange(C, nogil=True, schedule="static", num_threads=n_threads):
+    for c in prange(C, nogil=True, schedule="dynamic", num_threads=n_threads):
         _msc_chain(&words[c, 0, 0], L, &tables, n_sweeps, &state[c, 0])
 
 
@@ -840,7 +840,7 @@ def wolff_updates(int8_t[:, :, ::1] spins, uint64_t t_add, bint periodic, Py_ssi
     cdef int32_t* stack
     if C == 0 or n_clusters == 0:
         return
-    for c in prange(C, nogil=True, schedule="static", num_threads=n_threads):
+    for c in prange(C, nogil=True, schedule="dynamic", num_threads=n_threads):
         stack = <int32_t*>malloc(2 * L * L * sizeof(int32_t))
         _wolff_chain(&spins[c, 0, 0], L, periodic, t_add, n_clusters, &state[c, 0], &sizes[c, 0], stack)
         free(stack)

@@ -19,8 +19,12 @@ Extra fast paths of this backend (not part of the interface): :meth:`CythonBacke
 (multi-spin coding, 64 lattice replicas per uint64 word) and :meth:`CythonBackend.wolff_updates`
 (Wolff single-cluster updates); see ``docs/cython_backend.md``.
 
-Thread count: ``n_threads`` (default: ``OMP_NUM_THREADS`` or the CPUs this process may use).
-Chains are distributed with a static OpenMP schedule and each owns its generator, so results do
+Thread count: ``n_threads`` caps it (default: ``OMP_NUM_THREADS``, else the cores available,
+:func:`inverse_ising.backends.threads.available_cores`).  Without an explicit choice each call
+starts at most as many threads as there are cores free of other processes
+(:func:`~inverse_ising.backends.threads.free_threads`), and every call at most one thread per
+``MIN_WORK_PER_THREAD`` units of work (see :meth:`CythonBackend._threads`).  Chains (or blocks of
+chains) are handed out to threads dynamically and each chain owns its generator, so results do
 not depend on the thread count.
 """
 import os
@@ -37,12 +41,14 @@ from ..backend import Backend, check_rule  # noqa: E402
 from ..errors import InputError  # noqa: E402
 from ..reference import check_lattice_shape, lattice_tables  # noqa: E402
 from . import _kernels as _baseline_kernels  # noqa: E402
+from .threads import available_cores, free_threads, user_threads  # noqa: E402
 
 GENERATOR_WORDS = _baseline_kernels.GENERATOR_WORDS
 
 KINETIC_REFRESH = 64
 PAIRWISE_CACHE_BYTES = 1 << 16  # a block of chains keeps about this many bytes of fields in cache
 STATS_BATCH = 1 << 12  # rows per BLAS call in sufficient_statistics (< 2**24: exact in float32)
+MIN_WORK_PER_THREAD = 20_000  # units of work (see CythonBackend._threads) below which a thread costs more than it gives
 
 
 def cpu_has_avx2():
@@ -81,14 +87,9 @@ _kernels = load_kernels()
 
 
 def default_threads():
-    """``OMP_NUM_THREADS`` if set, else the number of CPUs this process may run on."""
-    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+    """The default thread cap: ``OMP_NUM_THREADS`` if set, else the cores available (affinity mask
+    and cgroup quota, :func:`inverse_ising.backends.threads.available_cores`)."""
+    return user_threads() or available_cores()
 
 
 class ChainGenerators:
@@ -181,6 +182,7 @@ class CythonBackend(Backend):
 
     def __init__(self, n_threads=None, dtype=np.float64, pairwise_refresh=None):
         self.n_threads = default_threads() if n_threads is None else max(1, int(n_threads))
+        self.follow_load = n_threads is None and user_threads() is None
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
             raise InputError(f"dtype must be float64 or float32, got {self.dtype}")
@@ -188,10 +190,15 @@ class CythonBackend(Backend):
         self.pairwise_refresh = default_refresh if pairwise_refresh is None else max(1, int(pairwise_refresh))
 
     def _threads(self, n_chains, work_per_chain):
-        """Threads worth starting: one unless there are several chains with some work each."""
-        if n_chains < 2 or n_chains * work_per_chain < 20_000:
-            return 1
-        return min(self.n_threads, n_chains)
+        """Threads for one call: min(n_threads, n_chains, ⌊n_chains·work_per_chain / MIN_WORK_PER_THREAD⌋),
+        and, when the user chose no thread count (``follow_load``), at most the cores free of other
+        processes (:func:`inverse_ising.backends.threads.free_threads`); at least 1.  A unit of work
+        is a site update of a lattice chain, a coupling of a pairwise or kinetic chain (N² per sweep).
+        """
+        threads = min(self.n_threads, n_chains, n_chains * work_per_chain // MIN_WORK_PER_THREAD)
+        if threads > 1 and self.follow_load:
+            threads = min(threads, free_threads())
+        return max(1, threads)
 
     # ------------------------------------------------------------------ randomness
     def make_rng(self, seed_seq, n_chains):
@@ -345,11 +352,17 @@ class CythonBackend(Backend):
     def msc_sweeps(self, words, J, h, rule, n_sweeps, rng):
         """Multi-spin-coded checkerboard sweeps of (C, L, L) uint64 words, 64 replicas per word;
         see :func:`msc_sweeps`."""
-        return msc_sweeps(words, J, h, rule, n_sweeps, rng, n_threads=self.n_threads)
+        return msc_sweeps(words, J, h, rule, n_sweeps, rng, n_threads=self._grid_threads(words, 64 * int(n_sweeps)))
 
     def wolff_updates(self, spins, J, boundary, n_clusters, rng):
         """Wolff single-cluster updates of (C, L, L) int8 spins at h = 0; see :func:`wolff_updates`."""
-        return wolff_updates(spins, J, boundary, n_clusters, rng, n_threads=self.n_threads)
+        return wolff_updates(spins, J, boundary, n_clusters, rng, n_threads=self._grid_threads(spins, int(n_clusters)))
+
+    def _grid_threads(self, grids, work_per_site):
+        """:meth:`_threads` for (C, L, L) grids with ``work_per_site`` units per site (1 where the
+        shape is wrong: the kernel's own check reports it)."""
+        shape = np.shape(grids)
+        return self._threads(shape[0], work_per_site * shape[1] * shape[2]) if len(shape) == 3 else 1
 
 
 # ---------------------------------------------------------------------------- multi-spin coding

@@ -45,7 +45,6 @@ Bᵢ,₋ᵢ = Dᵢ,₋ᵢ (C₋ᵢ,₋ᵢ)⁻¹, computed for all rows at once f
 Bᵢₖ = (D Q)ᵢₖ − (D Q)ᵢᵢ Qᵢₖ / Qᵢᵢ. The l2 penalty enters as a ridge: C → C + 2·l2/(n (1 − mᵢ²)) for row i.
 """
 import math
-import os
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +52,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .backends.threads import default_threads
 from .blas import blas_threads
 from .errors import InputError
 from .io import option_name
@@ -252,11 +252,7 @@ class Transitions:
 
 
 def _default_threads():
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 8))
+    return min(default_threads(), 8)
 
 
 def _precision_dtype(precision, T, N):
