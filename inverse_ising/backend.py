@@ -148,9 +148,22 @@ def check_rule(rule):
 
 
 def seed_sequence(seed):
-    """A :class:`numpy.random.SeedSequence` from an int, None, or a SeedSequence."""
+    """A :class:`numpy.random.SeedSequence` from an int, None (fresh entropy), or a SeedSequence.
+
+    ``seed_sequence(s.entropy)`` is ``s`` again for any ``s = seed_sequence(None)``: the entropy
+    drawn is the seed that repeats a run (see :func:`resolve_seed`).
+    """
     if isinstance(seed, np.random.SeedSequence):
         return seed
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
         raise InputError(f"seed must be a non-negative integer or None, got {seed!r}")
     return np.random.SeedSequence(seed)
+
+
+def resolve_seed(seed, backend="auto"):
+    """The integer seed a run uses: ``seed`` itself, or for None the entropy of a fresh
+    :class:`numpy.random.SeedSequence` (128 random bits), the root's on every process of
+    ``backend``.  Recorded with a run's output, it repeats the run bit for bit."""
+    if seed is not None:
+        return seed
+    return get_backend(backend).broadcast(np.random.SeedSequence().entropy)

@@ -89,11 +89,28 @@ nothing) raise :class:`inverse_ising.errors.FitDivergedError` with a message say
 
 Checkpoints
 -----------
-With ``checkpoint=path`` the whole state (parameters, optimiser state, chain states, schedule,
-history, the seed's entropy) is written atomically every ``checkpoint_every`` iterations;
-``resume=True`` continues from it.  Each iteration draws its random numbers from its own child
-of the seed's SeedSequence, so a resumed run follows the same trajectory as an uninterrupted
-one (same backend and number of ranks).
+With ``checkpoint=path`` the whole state after the last completed iteration (parameters,
+optimiser state, chain states, schedule, history, the seed's entropy) is written atomically
+
+* once ``checkpoint_seconds`` (default 60) of wall time have passed since the last write (0:
+  after every iteration), so a killed run loses at most about a minute;
+* after every ``checkpoint_every``-th iteration, when given (default None: by time only), for
+  checkpoints at iterations that do not depend on the machine's speed;
+* on ``KeyboardInterrupt`` (Ctrl-C; the command line also turns SIGTERM into one): the state
+  after the last completed iteration (or the starting state, before the first one is done) is
+  written, then the interrupt is re-raised.
+
+``resume=True`` continues from the file.  Each iteration draws its random numbers from its own
+child of the seed's SeedSequence, so a resumed run follows the same trajectory as an
+uninterrupted one, bit for bit (same backend and number of ranks).  Under MPI the root process
+writes; the chains' states are gathered to it after every iteration, so an interrupt needs no
+communication.
+
+Seeds
+-----
+``seed=None`` draws fresh entropy (``numpy.random.SeedSequence()``, 128 bits, the root's on
+every process); the result records the entropy used as ``info["seed"]`` and ``seed=`` that
+integer repeats the run bit for bit.
 """
 import hashlib
 import json
@@ -805,7 +822,8 @@ class _Options:
     """The learner's settings, checked once."""
 
     def __init__(self, optimizer, learning_rate, tol, check_noise, max_iter, max_sweeps, param_limit,
-                 checkpoint, checkpoint_every, resume, force, progress, n_chains, rule, backend):
+                 checkpoint, checkpoint_seconds, checkpoint_every, resume, force, progress, n_chains, rule,
+                 backend):
         if optimizer not in OPTIMIZERS:
             raise InputError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         self.optimizer = optimizer
@@ -821,7 +839,11 @@ class _Options:
         self.max_sweeps = as_positive_int(max_sweeps, "max_sweeps", minimum=2)
         self.param_limit = as_scalar(param_limit, "param_limit")
         self.checkpoint = None if checkpoint is None else os.fspath(checkpoint)
-        self.checkpoint_every = as_positive_int(checkpoint_every, "checkpoint_every")
+        self.checkpoint_seconds = as_scalar(checkpoint_seconds, "checkpoint_seconds")
+        if self.checkpoint_seconds < 0:
+            raise InputError(f"checkpoint_seconds must be >= 0, got {self.checkpoint_seconds}")
+        self.checkpoint_every = None if checkpoint_every is None else as_positive_int(checkpoint_every,
+                                                                                      "checkpoint_every")
         self.resume = bool(resume)
         self.force = bool(force)
         self.progress = progress
@@ -836,7 +858,9 @@ def _learn(problem, chains, opts, root, fingerprint, start, desc):
     """Iterate measure → check → step until converged; see the module docstring.
 
     ``start`` is the state to begin from (a fresh one, or one read from a checkpoint).
-    Returns a dict with the final measurement, history and diagnostics.
+    Returns a dict with the final measurement, history and diagnostics.  With a checkpoint file,
+    the state after each completed iteration is kept and written when due and on
+    KeyboardInterrupt (:class:`_Checkpoints`).
     """
     backend = chains.backend
     st = start
@@ -849,7 +873,8 @@ def _learn(problem, chains, opts, root, fingerprint, start, desc):
     t0 = time.perf_counter() - st["elapsed"]
     converged, meas = False, None
     opt = opts.optimizer
-    with progress_bar(opts.max_iter, desc, opts.progress, backend, unit="iter") as bar:
+    checkpoints = _Checkpoints(opts, problem, chains, st, adam, history, root, fingerprint, t0)
+    with checkpoints, progress_bar(opts.max_iter, desc, opts.progress, backend, unit="iter") as bar:
         bar.update(st["t"])
         while st["t"] < opts.max_iter:
             t = st["t"]
@@ -928,9 +953,7 @@ def _learn(problem, chains, opts, root, fingerprint, start, desc):
                 st["T"] = min(2 * T, opts.max_sweeps)
             st["t"] = t + 1
             bar.update(1)
-            if opts.checkpoint and st["t"] % opts.checkpoint_every == 0:
-                st["elapsed"] = time.perf_counter() - t0
-                _write_checkpoint(opts, problem, chains, st, adam, history, root, fingerprint)
+            checkpoints.iteration_done()
     st["elapsed"] = time.perf_counter() - t0
     return {"converged": converged, "measurement": meas, "history": history, "state": st}
 
@@ -950,26 +973,70 @@ def _diverged_message(opts, t, what):
 
 # -- checkpoints -----------------------------------------------------------------------------
 
-def _write_checkpoint(opts, problem, chains, st, adam, history, root, fingerprint):
-    """Write the learner's whole state atomically (on the root process)."""
-    backend = chains.backend
-    spins = backend.gather_rows(np.ascontiguousarray(chains.spins.reshape(chains.n_local, -1)))
-    if not backend.is_root:
-        return
-    meta = {
-        "format": CHECKPOINT_FORMAT, "package_version": __version__, "kind": problem.kind,
-        "fingerprint": fingerprint, "entropy": str(root.entropy), "spawn_key": list(root.spawn_key),
-        "t": st["t"], "T": st["T"], "trust": st["trust"], "s_prev": st["s_prev"], "s_best": st["s_best"],
-        "n_bad": st["n_bad"], "elapsed": st["elapsed"], "optimizer": opts.optimizer,
-        "learning_rate": opts.learning_rate, "rule": opts.rule, "n_chains": chains.n_chains,
-    }
-    arrays = {"theta": problem.theta(), "spins": spins, "meta": np.array(json.dumps(meta))}
-    arrays.update(adam.state())
-    for k, v in history.items():
-        arrays[f"history_{k}"] = np.asarray(v, dtype=float)
-    with atomic_write(opts.checkpoint, force=True) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
+class _Checkpoints:
+    """The checkpoint schedule of one run of :func:`_learn` (a context manager around its loop).
+
+    Without a checkpoint file it does nothing.  Otherwise it keeps the learner's whole state as
+    of the start and after every completed iteration (:meth:`iteration_done`; the chain states
+    gathered to the root), writes it atomically on the root when ``checkpoint_seconds`` have
+    passed since the last write or the iteration is a multiple of ``checkpoint_every``, and
+    writes the kept state when a KeyboardInterrupt leaves the loop (then lets it go on).
+    ``st``, ``adam`` and ``history`` are the loop's own objects, read at each snapshot.
+    """
+
+    def __init__(self, opts, problem, chains, st, adam, history, root, fingerprint, t0):
+        self.opts, self.problem, self.chains, self.st = opts, problem, chains, st
+        self.adam, self.history, self.root, self.fingerprint, self.t0 = adam, history, root, fingerprint, t0
+        self.arrays = None
+        self.last_write = time.monotonic()
+
+    def __enter__(self):
+        if self.opts.checkpoint:
+            self._snapshot()
+        return self
+
+    def iteration_done(self):
+        opts = self.opts
+        if not opts.checkpoint:
+            return
+        self._snapshot()
+        every = opts.checkpoint_every
+        if time.monotonic() - self.last_write >= opts.checkpoint_seconds or (every and self.st["t"] % every == 0):
+            self._write()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt) and self.opts.checkpoint:
+            self._write()
+        return False
+
+    def _snapshot(self):
+        """Copy the state after the last completed iteration (``arrays``: None off the root)."""
+        opts, problem, chains, st = self.opts, self.problem, self.chains, self.st
+        backend = chains.backend
+        spins = backend.gather_rows(np.ascontiguousarray(chains.spins.reshape(chains.n_local, -1)))
+        if not backend.is_root:
+            return
+        st["elapsed"] = time.perf_counter() - self.t0
+        meta = {
+            "format": CHECKPOINT_FORMAT, "package_version": __version__, "kind": problem.kind,
+            "fingerprint": self.fingerprint, "entropy": str(self.root.entropy),
+            "spawn_key": list(self.root.spawn_key), "t": st["t"], "T": st["T"], "trust": st["trust"],
+            "s_prev": st["s_prev"], "s_best": st["s_best"], "n_bad": st["n_bad"], "elapsed": st["elapsed"],
+            "optimizer": opts.optimizer, "learning_rate": opts.learning_rate, "rule": opts.rule,
+            "n_chains": chains.n_chains,
+        }
+        arrays = {"theta": problem.theta(), "spins": np.array(spins), "meta": np.array(json.dumps(meta))}
+        arrays.update({k: np.array(v) for k, v in self.adam.state().items()})
+        for k, v in self.history.items():
+            arrays[f"history_{k}"] = np.asarray(v, dtype=float)
+        self.arrays = arrays
+
+    def _write(self):
+        if self.arrays is not None:
+            with atomic_write(self.opts.checkpoint, force=True) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, **self.arrays)
+        self.last_write = time.monotonic()
 
 
 def _read_checkpoint(opts, problem, fingerprint):
@@ -1250,8 +1317,8 @@ def lattice_start(init, grids, L, boundary, l2, seed_seq=None):
 def boltzmann_pairwise(X, l2=None, l1=0.0, *, init="pseudolikelihood", optimizer="natural", learning_rate=None,
                        rule="metropolis", backend="auto", seed=None, n_chains=1000, tol=1.0, check_noise=0.25,
                        max_iter=300, max_sweeps=20000, cg_iter=20, param_limit=30.0, checkpoint=None,
-                       checkpoint_every=10, resume=False, force=False, progress=None, track_likelihood=None,
-                       fisher_limit=500, keep_states=None):
+                       checkpoint_seconds=60.0, checkpoint_every=None, resume=False, force=False, progress=None,
+                       track_likelihood=None, fisher_limit=500, keep_states=None):
     """Boltzmann learning of a pairwise Ising model (maximum likelihood by moment matching).
 
     Maximises ℓ(h, J) = Σᵢhᵢ⟨sᵢ⟩_d + Σ_{i<j}Jᵢⱼ⟨sᵢsⱼ⟩_d − ln Z − l2(Σhᵢ² + ΣJᵢⱼ²) − l1Σ|Jᵢⱼ| with
@@ -1266,9 +1333,10 @@ def boltzmann_pairwise(X, l2=None, l1=0.0, *, init="pseudolikelihood", optimizer
     optimizer : "natural" (default), "adam" or "sgd" (fixed ``learning_rate``: the course notes).
     tol : converged when every |z| ≤ tol; check_noise : ... on a sample with rms SE_model/SE ≤ this.
     max_iter, max_sweeps : at most this many iterations / sweeps per iteration.
+    seed : int, SeedSequence or None (fresh entropy, recorded as ``info["seed"]``).
     cg_iter : conjugate-gradient iterations per natural step (0: the diagonal scaled gradient).
     param_limit : |θ| beyond which the fit counts as diverged.
-    checkpoint, checkpoint_every, resume, force : see the module docstring.
+    checkpoint, checkpoint_seconds, checkpoint_every, resume, force : see the module docstring.
     track_likelihood : record the exact log-likelihood per iteration (default: N ≤ 16).
     fisher_limit : largest number of parameters for full inverse-Fisher standard errors.
 
@@ -1283,7 +1351,7 @@ def boltzmann_pairwise(X, l2=None, l1=0.0, *, init="pseudolikelihood", optimizer
     n_chains = as_positive_int(n_chains, "n_chains", minimum=2)
     cg_iter = as_positive_int(cg_iter, "cg_iter", minimum=0)
     opts = _Options(optimizer, learning_rate, tol, check_noise, max_iter, max_sweeps, param_limit, checkpoint,
-                    checkpoint_every, resume, force, progress, n_chains, rule, backend)
+                    checkpoint_seconds, checkpoint_every, resume, force, progress, n_chains, rule, backend)
     track = (N <= 16) if track_likelihood is None else bool(track_likelihood)
     problem = _PairwiseProblem(spins, np.zeros(N), np.zeros((N, N)), l2, l1, cg_iter, keep_states, track,
                                fisher_limit)
@@ -1305,7 +1373,7 @@ def boltzmann_pairwise(X, l2=None, l1=0.0, *, init="pseudolikelihood", optimizer
 def boltzmann_lattice(X, shape=None, boundary="periodic", l2=0.0, *, init="pseudolikelihood", optimizer="natural",
                       learning_rate=None, rule="metropolis", backend="auto", seed=None, n_chains=128, tol=1.0,
                       check_noise=0.25, max_iter=300, max_sweeps=20000, param_limit=30.0, checkpoint=None,
-                      checkpoint_every=10, resume=False, force=False, progress=None):
+                      checkpoint_seconds=60.0, checkpoint_every=None, resume=False, force=False, progress=None):
     """Boltzmann learning of the uniform lattice model LatticeIsing(L, J, h) from L×L configurations.
 
     The data enter through x = (B, S) per configuration (bond sum, magnetisation sum); the
@@ -1325,7 +1393,7 @@ def boltzmann_lattice(X, shape=None, boundary="periodic", l2=0.0, *, init="pseud
         raise InputError(f"l2 must be >= 0, got {l2}")
     n_chains = as_positive_int(n_chains, "n_chains", minimum=2)
     opts = _Options(optimizer, learning_rate, tol, check_noise, max_iter, max_sweeps, param_limit, checkpoint,
-                    checkpoint_every, resume, force, progress, n_chains, rule, backend)
+                    checkpoint_seconds, checkpoint_every, resume, force, progress, n_chains, rule, backend)
     problem = _LatticeProblem(grids, L, boundary, 0.0, 0.0, l2)
     root = _root_seed(seed, opts.backend)
     fingerprint = _fingerprint(grids, np.array([l2]), np.frombuffer(boundary.encode(), dtype=np.uint8))
@@ -1356,11 +1424,13 @@ def _finish(problem, chains, opts, out, root, start_info, settings):
     info = {
         "optimizer": opts.optimizer, "learning_rate": opts.learning_rate, "rule": opts.rule,
         "backend": chains.backend.name, "n_chains": chains.n_chains, "tol": opts.tol,
-        "check_noise": opts.check_noise, "seed_entropy": str(root.entropy), "max_z": meas.max_z,
+        "check_noise": opts.check_noise, "seed": root.entropy, "max_z": meas.max_z,
         "max_z_raw": meas.max_z_raw, "max_z_centred": meas.max_z_centred, "msz": meas.msz,
         "msz_centred": meas.msz_centred, "noise": meas.noise, "sample_size": meas.n_states,
         "seconds": out["state"]["elapsed"], **start_info, **settings,
     }
+    if root.spawn_key:
+        info["seed_spawn_key"] = list(root.spawn_key)
     result = {
         "model": problem.model(), "converged": converged, "iterations": int(len(history["max_z"])),
         "max_z": meas.max_z, "msz": meas.msz, "noise": meas.noise, "history": history,

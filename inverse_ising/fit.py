@@ -40,8 +40,9 @@ METHODS = ("boltzmann", "pseudolikelihood", "mean_field", "tap", "exact")
 #: options accepted by ``fit`` for Boltzmann learning (passed on to the learners)
 BOLTZMANN_OPTIONS = {
     "pairwise": ("n_chains", "tol", "check_noise", "max_iter", "max_sweeps", "cg_iter", "param_limit",
-                 "checkpoint_every", "track_likelihood", "fisher_limit", "keep_states"),
-    "lattice": ("n_chains", "tol", "check_noise", "max_iter", "max_sweeps", "param_limit", "checkpoint_every"),
+                 "checkpoint_seconds", "checkpoint_every", "track_likelihood", "fisher_limit", "keep_states"),
+    "lattice": ("n_chains", "tol", "check_noise", "max_iter", "max_sweeps", "param_limit", "checkpoint_seconds",
+                "checkpoint_every"),
 }
 
 
@@ -239,17 +240,20 @@ def fit(X, model="pairwise", method="boltzmann", shape=None, *, l2=None, l1=0.0,
     l1 : L1 penalty l1·Σ|Jᵢⱼ| (pairwise Boltzmann learning only).
     boundary : lattice boundary, "periodic" or "open".
     rule, backend, seed : Markov-chain update rule ("metropolis", "glauber"), backend ("auto",
-        "numpy", "cython", "mpi") and seed of Boltzmann learning.
+        "numpy", "cython", "mpi") and seed of Boltzmann learning.  ``seed=None`` draws fresh
+        entropy; ``meta["seed"]`` records the seed used, and passing it back repeats the fit bit
+        for bit.
     init : start of Boltzmann learning ("pseudolikelihood" by default; "mean_field", "tap",
         "independent", "random", "zeros", a model or parameters).
     optimizer, learning_rate : "natural" (default), "adam", or "sgd" with a fixed
         ``learning_rate`` (the course notes' rule).
-    checkpoint, resume, force : checkpoint file of Boltzmann learning, continue from it, or
-        overwrite an existing one.
+    checkpoint, resume, force : checkpoint file of Boltzmann learning (written every
+        ``checkpoint_seconds``, default 60, and on Ctrl-C), continue from it, or overwrite an
+        existing one.
     progress : show a progress bar (None: when standard error is a terminal).
     **options : further options of Boltzmann learning (``n_chains``, ``tol``, ``check_noise``,
-        ``max_iter``, ``max_sweeps``, ``cg_iter``, ``param_limit``, ``checkpoint_every``,
-        ``track_likelihood``, ``fisher_limit``) or of the fast estimators (``max_iter``, ``tol``).
+        ``max_iter``, ``max_sweeps``, ``cg_iter``, ``param_limit``, ``checkpoint_seconds``,
+        ``checkpoint_every``, ``track_likelihood``, ``fisher_limit``) or of the fast estimators (``max_iter``, ``tol``).
 
     Raises InputError for bad data or options (SPEC §7) and FitDivergedError when Boltzmann
     learning diverges.
@@ -280,7 +284,7 @@ def fit(X, model="pairwise", method="boltzmann", shape=None, *, l2=None, l1=0.0,
             from .boltzmann import boltzmann_lattice
 
             out = boltzmann_lattice(X, shape, boundary, 0.0 if l2 is None else l2, **kwargs)
-        return _from_boltzmann(out, common, seed)
+        return _from_boltzmann(out, common)
     if l1:
         raise InputError(f"l1 applies to Boltzmann learning only, not method={method!r}")
     if model == "lattice":
@@ -288,20 +292,21 @@ def fit(X, model="pairwise", method="boltzmann", shape=None, *, l2=None, l1=0.0,
     return _fit_pairwise_fast(X, method, l2, options, common)
 
 
-def _from_boltzmann(out, common, seed):
+def _from_boltzmann(out, common):
     info = out["info"]
     stderr = out["stderr"]
     meta = {
-        **common, "backend": info["backend"], "rule": info["rule"], "seed": seed,
-        "seed_entropy": info["seed_entropy"], "iterations": out["iterations"], "converged": out["converged"],
+        **common, "backend": info["backend"], "rule": info["rule"], "seed": info["seed"],
+        "iterations": out["iterations"], "converged": out["converged"],
         "diverged": False, "max_z": out["max_z"], "msz": out["msz"], "noise": out["noise"],
         "optimizer": info["optimizer"], "learning_rate": info["learning_rate"], "tol": info["tol"],
         "check_noise": info["check_noise"], "n_chains": info["n_chains"], "init": info.get("init", "checkpoint"),
         "l2": info["l2"], "sample_size": info["sample_size"], "seconds": info["seconds"],
         "stderr_method": stderr.get("method"),
     }
-    if "l1" in info:
-        meta["l1"] = info["l1"]
+    for key in ("l1", "seed_spawn_key"):
+        if key in info:
+            meta[key] = info[key]
     if common["model"] == "lattice":
         meta.update({"h_total": out["model"].h_total, "n_configurations": info["n_configurations"],
                      "z": info["z"], "data_tau": info["data_tau"]})

@@ -7,11 +7,17 @@ Positive J is ferromagnetic; 0/1 data are read as s = 2x − 1.  See :func:`inve
 and ``docs/learning.md`` for the methods, defaults and the convergence criterion.
 
 Boltzmann learning checkpoints to ``OUTPUT.checkpoint.npz`` (or ``--checkpoint``) every
-``--checkpoint-every`` iterations; after an interruption, the same command with ``--resume``
-continues where it stopped.  The default checkpoint is removed once the fit is written.
+``--checkpoint-seconds`` (default 60) and when interrupted: Ctrl-C (SIGINT, exit status 130) or
+SIGTERM (143) writes the state after the last completed iteration and prints one line naming
+``--resume``; the same command with ``--resume`` continues, giving exactly the result of an
+uninterrupted run.  The default checkpoint is removed once the fit is written.  Without
+``--seed`` the seed drawn is recorded in the output and printed on standard error.
 """
 import argparse
+import contextlib
 import os
+import signal
+import sys
 
 import numpy as np
 
@@ -75,8 +81,11 @@ def add_parser(subparsers):
     learning.add_argument("--max-iter", type=positive_int, default=None, help="iteration limit")
     learning.add_argument("--max-sweeps", type=positive_int, default=None, help="sweeps per iteration at most")
     learning.add_argument("--checkpoint", default=None, help="checkpoint file (default: OUTPUT.checkpoint.npz)")
-    learning.add_argument("--checkpoint-every", type=positive_int, default=10,
-                          help="iterations between checkpoints (default 10)")
+    learning.add_argument("--checkpoint-seconds", type=_non_negative, default=60.0,
+                          help="seconds of wall time between checkpoints (default 60; 0: every iteration); "
+                               "an interrupted fit (Ctrl-C, SIGTERM) also checkpoints")
+    learning.add_argument("--checkpoint-every", type=positive_int, default=None,
+                          help="also checkpoint after every K-th iteration (default: by time only)")
     learning.add_argument("--resume", action="store_true", help="continue an interrupted fit from its checkpoint")
     add_sampler(parser)
     add_data_options(parser)
@@ -113,20 +122,35 @@ def run(args):
             checkpoint = default_checkpoint = f"{args.output}.checkpoint.npz"
         kwargs = dict(rule=args.rule, backend=backend, seed=args.seed, init=init, optimizer=args.optimizer,
                       learning_rate=args.learning_rate, checkpoint=checkpoint, resume=args.resume,
-                      force=args.force, progress=args.progress, checkpoint_every=args.checkpoint_every, **options)
+                      force=args.force, progress=args.progress, checkpoint_seconds=args.checkpoint_seconds,
+                      checkpoint_every=args.checkpoint_every, **options)
     else:
         ignored = [flag for flag, value in (("--init", args.init), ("--learning-rate", args.learning_rate),
                                             ("--chains", args.chains), ("--resume", args.resume or None),
-                                            ("--checkpoint", args.checkpoint), ("--max-sweeps", args.max_sweeps))
+                                            ("--checkpoint", args.checkpoint), ("--max-sweeps", args.max_sweeps),
+                                            ("--checkpoint-every", args.checkpoint_every))
                    if value is not None]
         if ignored:
             raise InputError(f"{', '.join(ignored)} appl{'y' if len(ignored) > 1 else 'ies'} to --method boltzmann only")
         kwargs = {k: v for k, v in options.items() if k in ("tol", "max_iter")}
-    result = fit(ds, model=args.model, method=args.method, shape=shape, l2=args.l2, l1=args.l1,
-                 boundary=args.boundary, **kwargs)
+    try:
+        with _sigterm_as_interrupt():
+            result = fit(ds, model=args.model, method=args.method, shape=shape, l2=args.l2, l1=args.l1,
+                         boundary=args.boundary, **kwargs)
+    except KeyboardInterrupt as exc:
+        if args.method != "boltzmann":
+            raise
+        if backend.is_root:
+            print(_interrupted_message(kwargs["checkpoint"]), file=sys.stderr)
+        if backend.size > 1:  # abort_on_error ends every rank
+            raise
+        return 128 + int(signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT)
     result.meta["source"] = str(args.data)
     if not backend.is_root:
         return 0
+    if args.method == "boltzmann" and args.seed is None:
+        seed = result.meta["seed"]
+        print(f"inverse-ising fit: seed {seed} (pass --seed {seed} to reproduce)", file=sys.stderr)
     result.save(args.output, force=args.force)
     if default_checkpoint and os.path.exists(default_checkpoint):
         os.remove(default_checkpoint)
@@ -134,3 +158,27 @@ def run(args):
     print(result.summary())
     print(f"wrote {args.output}")
     return 0
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt, so that the fit stops the same way."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Raise :class:`_Terminated` on SIGTERM (a batch system's stop, ``kill``) inside the block."""
+    def handler(signum, frame):
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted_message(checkpoint):
+    if os.path.exists(checkpoint):
+        return (f"inverse-ising fit: interrupted; the fit so far is saved in {checkpoint}: "
+                f"run the same command with --resume to continue it")
+    return "inverse-ising fit: interrupted before learning began; no partial output was written"

@@ -1,6 +1,12 @@
-"""``inverse-ising sample lattice|pairwise``: draw equilibrium samples and save them as spins .npz."""
+"""``inverse-ising sample lattice|pairwise``: draw equilibrium samples and save them as spins .npz.
+
+Without ``--seed`` a seed is drawn, recorded in the output's meta and printed on standard error.
+"""
+import sys
+
 import numpy as np
 
+from ..backend import resolve_seed
 from ..errors import InputError
 from ..io import load_model, save_spins
 from ..models import LatticeIsing
@@ -41,12 +47,15 @@ def run(args):
         model, _, _ = load_model(args.model_file)
         if model.kind == "kinetic":
             raise InputError(f"{args.model_file} holds a kinetic model; use `inverse-ising simulate kinetic`")
-    X = sample(model, args.n_samples, rule=args.rule, backend=args.backend, seed=args.seed, n_chains=args.chains,
+    seed = resolve_seed(args.seed, args.backend)
+    X = sample(model, args.n_samples, rule=args.rule, backend=args.backend, seed=seed, n_chains=args.chains,
                burn_in=args.burn_in, thin=args.thin, progress=args.progress)
     if X is None:  # not the root process under MPI
         return 0
     shape = list(model.shape) if model.kind == "lattice" else None
-    meta = {"model": repr(model), "rule": args.rule, "backend": args.backend, "seed": args.seed,
+    if args.seed is None:
+        print(f"inverse-ising sample: seed {seed} (pass --seed {seed} to reproduce)", file=sys.stderr)
+    meta = {"model": repr(model), "rule": args.rule, "backend": args.backend, "seed": seed,
             "burn_in": args.burn_in, "thin": args.thin}
     save_spins(args.output, X, shape=shape, meta=meta, force=args.force)
     m = magnetisation(X)

@@ -1,7 +1,12 @@
-"""``inverse-ising simulate kinetic``: run parallel Glauber dynamics of a kinetic Ising model."""
+"""``inverse-ising simulate kinetic``: run parallel Glauber dynamics of a kinetic Ising model.
+
+Without ``--seed`` a seed is drawn, recorded in the outputs' meta and printed on standard error.
+"""
+import sys
+
 import numpy as np
 
-from ..backend import get_backend
+from ..backend import get_backend, resolve_seed
 from ..errors import InputError
 from ..io import load_model, save_model, save_spins
 from ..models import KineticIsing
@@ -33,22 +38,25 @@ def add_parser(subparsers):
 
 def run(args):
     check_outputs(args.force, (args.output, ".npz"), (args.save_model, ".npz"))
+    seed = resolve_seed(args.seed, args.backend)
     if args.model_file:
         model, _, _ = load_model(args.model_file)
         if model.kind != "kinetic":
             raise InputError(f"{args.model_file} holds a {model.kind} model; use `inverse-ising sample`")
     else:
-        rng = np.random.default_rng(np.random.SeedSequence(args.seed).spawn(1)[0])
+        rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
         N = args.random
         J = rng.normal(0.0, args.g / np.sqrt(N), size=(N, N))
         np.fill_diagonal(J, 0.0)
         model = KineticIsing(rng.normal(args.h0, 0.1, size=N), J)
-    S = simulate(model, args.n_steps, seed=args.seed, burn_in=args.burn_in, backend=args.backend, progress=args.progress)
+    S = simulate(model, args.n_steps, seed=seed, burn_in=args.burn_in, backend=args.backend, progress=args.progress)
     if not get_backend(args.backend).is_root:  # under mpiexec only rank 0 writes
         return 0
-    meta = {"model": repr(model), "seed": args.seed, "burn_in": args.burn_in, "kind": "kinetic time series"}
+    if args.seed is None:
+        print(f"inverse-ising simulate: seed {seed} (pass --seed {seed} to reproduce)", file=sys.stderr)
+    meta = {"model": repr(model), "seed": seed, "burn_in": args.burn_in, "kind": "kinetic time series"}
     save_spins(args.output, S, meta=meta, force=args.force)
     if args.save_model:
-        save_model(args.save_model, model, meta={"source": "random", "g": args.g, "seed": args.seed}, force=args.force)
+        save_model(args.save_model, model, meta={"source": "random", "g": args.g, "seed": seed}, force=args.force)
     print(f"wrote {S.shape[0]} steps of {model!r} to {args.output}; mean activity <s> = {S.mean():+.4f}")
     return 0
