@@ -45,6 +45,38 @@ Hᵢ(t) = hᵢ + Σⱼ Jᵢⱼsⱼ(t) with J = W/4, hᵢ = bᵢ/2 + Σⱼ Wᵢ�
 carry delayed correlations Dᵢⱼ = ⟨sᵢ(t+1)sⱼ(t)⟩ − mᵢmⱼ ≈ (1 − mᵢ²) Σₖ Jᵢₖ Cₖⱼ, and equal-time
 correlations through shared inputs.
 
+Near-critical retina-like family (:func:`near_critical_model`)
+-------------------------------------------------------------------
+Real retinal populations sit close to a peak of the specific heat of their fitted pairwise
+models (Tkačik et al., PNAS 2015), where the maximum-likelihood model has a second, metastable
+state in which most neurons fire. The family reproduces that regime with known parameters.
+A base model in the 0/1 form, for N neurons:
+
+1. rates rᵢ log-uniform in ``rate_range`` (default 3 %–10 %);
+2. all pairs coupled, Wᵢⱼ ~ Normal(g/(N − 1), σ/√(N − 1)) with ``coupling_sum`` g and
+   ``coupling_spread`` σ, so each neuron's total input from a fully active population,
+   Σⱼ Wᵢⱼ ≈ g, and its spread σ do not change with N; with the defaults g = 5.9,
+   σ = 1.05 (at N = 50: mean 0.12, s.d. 0.15) all but a few couplings are excitatory;
+3. fields from the mean-field condition of the low-activity state,
+   bᵢ = logit(rᵢ) − Σⱼ Wᵢⱼrⱼ, as for :func:`retina_pairwise_model`.
+
+Member β scales the whole energy (the Tkačik construction, β = 1/T):
+
+    p_β(x) ∝ p(x)^β = exp(β[Σᵢ bᵢxᵢ + Σ_{i<j} Wᵢⱼxᵢxⱼ]),
+
+i.e. (b, W) → (βb, βW), and in the ±1 form (h, J) → (βh, βJ). At β = 1 the activity is sparse
+(the fields dominate); as β grows the silent state deepens, but the all-active state, whose
+energy −Σbᵢ − Σ_{i<j}Wᵢⱼ is below the silent state's 0 when g/2 > |b̄|, becomes a metastable
+basin that gains mass, and the specific heat per spin
+
+    C(β) = β² Var_β(E)/N,    E(x) = −Σᵢ bᵢxᵢ − Σ_{i<j} Wᵢⱼxᵢxⱼ,
+
+peaks where the two basins exchange weight (:func:`specific_heat`: exact by enumeration for
+N ≤ 20, sampled above). Data (:func:`near_critical_data`) are drawn like a recording that stays
+in the low-activity basin: many short chains started from the silent state (or given states),
+each recorded once after a short run, so few or no chains reach the high-activity basin even
+where it holds much of the mass.
+
 Lattice images (:func:`lattice_images`)
 ---------------------------------------
 Equilibrium L×L configurations of :class:`LatticeIsing` (J, h per site), the course
@@ -57,15 +89,22 @@ import numpy as np
 from .backend import seed_sequence
 from .data import Dataset
 from .errors import InputError
+from .exact import MAX_SPINS, exact_solve
 from .models import KineticIsing, LatticeIsing, PairwiseIsing
 from .neural_stats import neural_to_spin
 from .sampling import sample, simulate
-from .validation import as_positive_int
+from .validation import as_positive_int, as_scalar
 
 __all__ = [
     "SyntheticModel", "retina_pairwise_model", "retina_pairwise_data", "retina_kinetic_model",
-    "retina_kinetic_data", "lattice_images",
+    "retina_kinetic_data", "lattice_images", "near_critical_model", "near_critical_data", "specific_heat",
+    "NEAR_CRITICAL_BETA",
 ]
+
+#: β of the named member of :func:`near_critical_model` (N = 50, seed 0) on which the default
+#: Boltzmann learner fails: sparse activity, a tail of P(K) into the 20s–30s and a
+#: high-activity basin that the learner's persistent chains find.
+NEAR_CRITICAL_BETA = 1.0
 
 
 @dataclass
@@ -194,6 +233,76 @@ def retina_kinetic_data(n_trials, trial_length, model=None, seed=1, burn_in=100,
             "model": synth.params if synth else repr(kinetic)}
     starts = np.arange(n_trials, dtype=np.int64) * trial_length
     return Dataset(X, starts, None, meta, "synthetic:retina_kinetic")
+
+
+def near_critical_model(n_neurons=50, beta=1.0, seed=0, rate_range=(0.03, 0.10), coupling_sum=5.9,
+                        coupling_spread=1.05):
+    """Member β of the near-critical retina-like family (see the module text).
+
+    Base (β = 1), 0/1 form: Wᵢⱼ ~ Normal(g/(N − 1), σ/√(N − 1)) for every pair i < j
+    (g = ``coupling_sum``, σ = ``coupling_spread``), bᵢ = logit(rᵢ) − Σⱼ Wᵢⱼrⱼ with rᵢ
+    log-uniform in ``rate_range``. Member: p_β(x) ∝ exp(β[Σᵢ bᵢxᵢ + Σ_{i<j} Wᵢⱼxᵢxⱼ]).
+    Returns a :class:`SyntheticModel` with ``b`` = βb, ``W`` = βW and the ±1 form
+    J = βW/4, hᵢ = β(bᵢ/2 + Σⱼ Wᵢⱼ/4); ``params["beta"]`` is β. One ``seed`` gives the same
+    base for every β, so members differ only by the scale of the energy.
+    """
+    n, lo, hi = _check_common(n_neurons, rate_range, 1.0)
+    beta = as_scalar(beta, "beta")
+    if not beta > 0.0:
+        raise InputError(f"beta must be positive, got {beta!r}")
+    g, spread = as_scalar(coupling_sum, "coupling_sum"), as_scalar(coupling_spread, "coupling_spread")
+    if spread < 0.0:
+        raise InputError(f"coupling_spread must be >= 0, got {coupling_spread!r}")
+    r, b, W = _rates_and_couplings(n, lo, hi, 1.0, g / (n - 1), spread / np.sqrt(n - 1), seed, symmetric=True)
+    base = PairwiseIsing(*neural_to_spin(b, W))
+    params = {"generator": "near_critical_model", "n_neurons": n, "beta": beta, "rate_range": [lo, hi],
+              "coupling_sum": g, "coupling_spread": spread, "seed": seed}
+    return SyntheticModel(base.scaled(beta), beta * b, beta * W, r, params)
+
+
+def near_critical_data(n_samples, model=None, seed=1, init="silent", sweeps=100, backend="auto", progress=False):
+    """States of a near-critical member drawn from its low-activity basin, as a :class:`Dataset`.
+
+    ``model``: a :class:`SyntheticModel` or :class:`PairwiseIsing` (default: the named member
+    ``near_critical_model(50, NEAR_CRITICAL_BETA)``). Each of the ``n_samples`` rows is its own
+    Metropolis chain, started from ``init`` — "silent" (every neuron −1) or an (M, N) array of
+    states from which each chain draws its start — and recorded once after ``sweeps`` sweeps.
+    A short run from a low-activity start equilibrates inside the low-activity basin but rarely
+    crosses into the high-activity one, as a finite recording of a population near criticality.
+    One trial per row (``trial_starts = 0 … M−1``).
+    """
+    synth = model if isinstance(model, SyntheticModel) else None
+    if model is None:
+        synth = near_critical_model(50, NEAR_CRITICAL_BETA)
+    pairwise = synth.model if synth else model
+    if not isinstance(pairwise, PairwiseIsing):
+        raise InputError(f"near_critical_data needs a pairwise model, got {pairwise!r}")
+    n_samples = as_positive_int(n_samples, "n_samples")
+    start = -np.ones((1, pairwise.n_spins), dtype=np.int8) if isinstance(init, str) and init == "silent" else init
+    X = sample(pairwise, n_samples, rule="metropolis", backend=backend, seed=seed, n_chains=n_samples, burn_in=0,
+               thin=as_positive_int(sweeps, "sweeps"), init=start, progress=progress)
+    meta = {"generator": "near_critical_data", "seed": seed, "sweeps": sweeps,
+            "init": init if isinstance(init, str) else "states", "model": synth.params if synth else repr(pairwise)}
+    return Dataset(X, np.arange(X.shape[0], dtype=np.int64), None, meta, "synthetic:near_critical")
+
+
+def specific_heat(model, n_samples=20000, seed=1, sweeps=100, backend="auto"):
+    """Specific heat per spin C = Var(E)/N of an equilibrium pairwise model, E = −log w(s).
+
+    For a family member p_β ∝ p^β the member's own energy is βE_base, so this is
+    C(β) = β² Var_β(E_base)/N. N ≤ 20: exact, by enumeration (:func:`exact_solve`). Larger N:
+    the variance of E over ``n_samples`` states of :func:`near_critical_data` (chains from the
+    silent state, ``sweeps`` sweeps each), i.e. the specific heat of the low-activity basin —
+    a coarse estimate (sampling error of a few per cent) that misses the high-activity basin's
+    share where chains do not reach it.
+    """
+    pairwise = model.model if isinstance(model, SyntheticModel) else model
+    if not isinstance(pairwise, PairwiseIsing):
+        raise InputError(f"specific_heat needs a pairwise model, got {pairwise!r}")
+    if pairwise.n_spins <= MAX_SPINS:
+        return exact_solve(pairwise).specific_heat
+    S = near_critical_data(n_samples, pairwise, seed=seed, sweeps=sweeps, backend=backend).spins
+    return float(np.var(pairwise.energy(S)) / pairwise.n_spins)
 
 
 def lattice_images(L=32, J=0.42, h=0.0, n_samples=1000, seed=1, backend="auto", n_chains=50, burn_in=1000,
