@@ -1033,9 +1033,8 @@ class _Checkpoints:
 
     def _write(self):
         if self.arrays is not None:
-            with atomic_write(self.opts.checkpoint, force=True) as tmp:
-                with open(tmp, "wb") as fh:
-                    np.savez(fh, **self.arrays)
+            with atomic_write(self.opts.checkpoint, force=True) as tmp, open(tmp, "wb") as fh:
+                np.savez(fh, **self.arrays)
         self.last_write = time.monotonic()
 
 

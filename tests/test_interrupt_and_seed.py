@@ -80,7 +80,7 @@ def test_recorded_seed_reproduces_the_fit(retina, tmp_path, capsys):
 
 def test_library_fit_records_the_seed_it_drew(spins):
     X = spins
-    opts = dict(max_iter=2, n_chains=50, progress=False)
+    opts = {"max_iter": 2, "n_chains": 50, "progress": False}
     with pytest.warns(RuntimeWarning, match="without converging"):
         drawn = fit(X, **opts)
     with pytest.warns(RuntimeWarning, match="without converging"):
@@ -129,7 +129,7 @@ def spins(retina):
     return load_data(retina).spins
 
 
-LIBRARY_OPTIONS = dict(seed=4, max_iter=5, tol=0.001, n_chains=100, progress=False)
+LIBRARY_OPTIONS = {"seed": 4, "max_iter": 5, "tol": 0.001, "n_chains": 100, "progress": False}
 
 
 @pytest.fixture(scope="module")
