@@ -98,7 +98,9 @@ optimiser state, chain states, schedule, history, the seed's entropy) is written
   checkpoints at iterations that do not depend on the machine's speed;
 * on ``KeyboardInterrupt`` (Ctrl-C; the command line also turns SIGTERM into one): the state
   after the last completed iteration (or the starting state, before the first one is done) is
-  written, then the interrupt is re-raised.
+  written, then the interrupt is re-raised;
+* when the iterations end, so that an interrupt while the result is finished leaves a
+  checkpoint too (resuming it repeats the final measurement).
 
 ``resume=True`` continues from the file.  Each iteration draws its random numbers from its own
 child of the seed's SeedSequence, so a resumed run follows the same trajectory as an
@@ -980,14 +982,17 @@ class _Checkpoints:
     of the start and after every completed iteration (:meth:`iteration_done`; the chain states
     gathered to the root), writes it atomically on the root when ``checkpoint_seconds`` have
     passed since the last write or the iteration is a multiple of ``checkpoint_every``, and
-    writes the kept state when a KeyboardInterrupt leaves the loop (then lets it go on).
-    ``st``, ``adam`` and ``history`` are the loop's own objects, read at each snapshot.
+    writes the kept state, if not yet written, when the loop ends or a KeyboardInterrupt leaves
+    it (which then goes on); so an interrupt while the result is being finished also leaves a
+    checkpoint, from which the resumed run repeats the final measurement.  Other errors write
+    nothing.  ``st``, ``adam`` and ``history`` are the loop's own objects, read at each snapshot.
     """
 
     def __init__(self, opts, problem, chains, st, adam, history, root, fingerprint, t0):
         self.opts, self.problem, self.chains, self.st = opts, problem, chains, st
         self.adam, self.history, self.root, self.fingerprint, self.t0 = adam, history, root, fingerprint, t0
         self.arrays = None
+        self.written = True
         self.last_write = time.monotonic()
 
     def __enter__(self):
@@ -1005,7 +1010,7 @@ class _Checkpoints:
             self._write()
 
     def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt) and self.opts.checkpoint:
+        if not self.written and (exc_type is None or issubclass(exc_type, KeyboardInterrupt)):
             self._write()
         return False
 
@@ -1029,13 +1034,13 @@ class _Checkpoints:
         arrays.update({k: np.array(v) for k, v in self.adam.state().items()})
         for k, v in self.history.items():
             arrays[f"history_{k}"] = np.asarray(v, dtype=float)
-        self.arrays = arrays
+        self.arrays, self.written = arrays, False
 
     def _write(self):
         if self.arrays is not None:
             with atomic_write(self.opts.checkpoint, force=True) as tmp, open(tmp, "wb") as fh:
                 np.savez(fh, **self.arrays)
-        self.last_write = time.monotonic()
+        self.written, self.last_write = True, time.monotonic()
 
 
 def _read_checkpoint(opts, problem, fingerprint):

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -24,7 +23,6 @@ from inverse_ising.io import save_spins
 from inverse_ising.synthetic import retina_pairwise_data, retina_pairwise_model
 
 SAFETY_TIMEOUT = 120  # seconds; only a hung fit comes near it
-CLI = [sys.executable, "-c", "import sys; from inverse_ising.cli import main; sys.exit(main())"]
 # never converges (tol far below the sampling noise): every fit runs all MAX_ITER iterations
 MAX_ITER = 8
 FIT_OPTIONS = ["--max-iter", MAX_ITER, "--tol", 0.001, "--chains", 100]
@@ -195,16 +193,27 @@ def uninterrupted(retina, tmp_path_factory):
     return load_fit(out)
 
 
-class _Reader(threading.Thread):
-    """Collects a pipe's text as it comes."""
+# the command line, with the k-th measurement held until a signal arrives: the interrupt then
+# certainly falls in the middle of the fit, after k − 1 completed iterations
+HELD_CLI = [sys.executable, "-c", """
+import signal, sys
+from inverse_ising import boltzmann
+from inverse_ising.cli import main
 
-    def __init__(self, pipe):
-        super().__init__(daemon=True)
-        self.pipe, self.text = pipe, ""
+measure, calls = boltzmann._PairwiseProblem.measure, []
 
-    def run(self):
-        for chunk in iter(lambda: self.pipe.read(1), ""):
-            self.text += chunk
+def held(problem, *args, **kwargs):
+    calls.append(None)
+    if len(calls) == int(sys.argv[1]):
+        print("held", file=sys.stderr, flush=True)
+        while True:
+            signal.pause()
+    return measure(problem, *args, **kwargs)
+
+boltzmann._PairwiseProblem.measure = held
+sys.exit(main(sys.argv[2:]))
+"""]
+HELD_AT = 4
 
 
 @pytest.mark.parametrize("sig, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -212,35 +221,35 @@ def test_cli_fit_interrupted_by_a_signal_resumes_exactly(retina, uninterrupted, 
     out = tmp_path / "fit.npz"
     ckpt = tmp_path / "fit.npz.checkpoint.npz"  # the default checkpoint
     # checkpoints by time only once an hour: the checkpoint found afterwards is the interrupt's
-    argv = [str(a) for a in ("fit", retina, "-o", out, "--seed", 7, "--checkpoint-seconds", 3600, *FIT_OPTIONS)]
+    argv = [str(a) for a in ("fit", retina, "-o", out, "--seed", 7, "--checkpoint-seconds", 3600, "--no-progress",
+                             *FIT_OPTIONS)]
     # the same environment as this process (BLAS threads included), so the same bits
-    proc = subprocess.Popen(CLI + argv + ["--progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=tmp_path)
-    reader = _Reader(proc.stderr)
-    reader.start()
+    proc = subprocess.Popen(HELD_CLI + [str(HELD_AT)] + argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=tmp_path)
+    watchdog = threading.Timer(SAFETY_TIMEOUT, proc.kill)
+    watchdog.start()
+    err = ""
     try:
-        deadline = time.monotonic() + SAFETY_TIMEOUT
-        done = 0
-        while done == 0 and proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-            counts = re.findall(rf"(\d+)/{MAX_ITER} \[", reader.text)  # the progress bar: iterations done
-            done = max(map(int, counts), default=0)
-        assert done > 0, f"no iteration was reported\n{reader.text}"
-        proc.send_signal(sig)
-        proc.wait(timeout=SAFETY_TIMEOUT)
+        for line in proc.stderr:
+            err += line
+            if line == "held\n":
+                proc.send_signal(sig)
+                break
+        rest = proc.communicate()[1]
     finally:
+        watchdog.cancel()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    reader.join()
-    err = reader.text
+    err += rest
+    assert "held" in err, f"the fit ended before its {HELD_AT}th iteration:\n{err}"
     assert proc.returncode == status, err
     lines = [line for line in err.splitlines() if "--resume" in line]
     assert len(lines) == 1 and str(ckpt) in lines[0], err
     assert ckpt.exists() and not out.exists()
-    assert done <= checkpoint_meta(ckpt)["t"] < MAX_ITER
+    assert checkpoint_meta(ckpt)["t"] == HELD_AT - 1  # the last completed iteration
 
-    assert cli(*argv, "--no-progress", "--resume") == 0
+    assert cli(*argv, "--resume") == 0
     resumed = load_fit(out)
     assert not ckpt.exists()  # the default checkpoint goes once the fit is written
     assert resumed.iterations == uninterrupted.iterations == MAX_ITER
