@@ -295,7 +295,7 @@ def test_fit_interrupted_under_mpi_resumes_from_its_checkpoint(fit_data, tmp_pat
     parameters of an uninterrupted 2-rank run with the same seed."""
     data, _ = fit_data
     fit = SCRIPTS / "fit_pairwise.py"
-    common = ["--seed", 9, "--tol", 0.01, "--max-iter", 12, "--max-sweeps", 128]  # never converges: runs 12 iterations
+    common = ["--seed", 9, "--tol", 0.01, "--max-iter", 12, "--max-sweeps", 128]  # a strict tol: several iterations
     check(run_mpi(2, [fit, data, tmp_path / "whole.npz", "--checkpoint", tmp_path / "whole.ckpt.npz"] + common))
 
     ckpt = tmp_path / "cut.ckpt.npz"
@@ -308,7 +308,7 @@ def test_fit_interrupted_under_mpi_resumes_from_its_checkpoint(fit_data, tmp_pat
 
     check(run_mpi(2, [fit, data, tmp_path / "cut.npz", "--checkpoint", ckpt, "--resume"] + common))
     whole, resumed = fit_result(tmp_path / "whole.npz"), fit_result(tmp_path / "cut.npz")
-    assert int(resumed["iterations"]) == int(whole["iterations"]) == 12
+    assert int(resumed["iterations"]) == int(whole["iterations"]) > 1, "the fit ended at its first checkpoint"
     assert np.array_equal(resumed["h"], whole["h"]) and np.array_equal(resumed["J"], whole["J"])
 
 
