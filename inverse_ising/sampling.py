@@ -57,6 +57,19 @@ class Chains:
             raise InputError(f"initial states have {states.shape[1]} spins but the model has {N}")
         return states[rng.integers(0, states.shape[0], size=self.n_local)].copy()
 
+    def reseed(self, seed_seq):
+        """A fresh kernel generator for this process's chains from ``seed_seq`` (learners reseed
+        every iteration, so that a resumed run draws the same numbers)."""
+        self.rng = self.backend.make_rng(seed_seq, self.n_local)
+
+    def snapshot(self):
+        """A copy of this process's chain states, one row per chain (see :meth:`restore`)."""
+        return self.spins.reshape(self.n_local, -1).copy()
+
+    def restore(self, rows):
+        """Set the chain states from rows of :meth:`snapshot`."""
+        self.spins[...] = np.asarray(rows).reshape(self.spins.shape)
+
     def set_model(self, model):
         """Continue the same chains under new parameters (persistent chains of a learner)."""
         if model.kind != self.model.kind or model.n_spins != self.model.n_spins:

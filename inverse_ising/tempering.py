@@ -41,12 +41,14 @@ class TemperedChains:
     """``n_chains`` chains of a pairwise model at β = 1, each with copies at higher temperatures.
 
     The interface of :class:`inverse_ising.sampling.Chains` that the learners use: ``spins`` (the
-    β = 1 states), ``model``, ``set_model``, ``sweep``, ``reseed``, ``n_local``, ``n_chains``,
-    ``backend``, ``rule``.  ``betas`` holds the ladder; ``accept_rates`` the exchange rate of each
+    β = 1 states), ``model``, ``set_model``, ``sweep``, ``reseed``, ``snapshot``, ``restore``,
+    ``n_local``, ``n_chains``, ``backend``, ``rule``.  ``betas`` holds the ladder; ``accept_rates`` the exchange rate of each
     gap since the last :meth:`adapt`.
     """
 
     def __init__(self, chains, betas=(1.0, 0.8, 0.6, 0.4), seed=None):
+        """Copies of ``chains`` (their current states) at every temperature of ``betas``; without a
+        ``seed``, :meth:`reseed` must be called before sweeping."""
         if chains.model.kind != "pairwise":
             raise InputError("parallel tempering is implemented for the pairwise model")
         betas = np.asarray(betas, dtype=float)
@@ -58,7 +60,9 @@ class TemperedChains:
         self.betas = betas
         # copy k of every chain: row block k of ``states``; all copies start from the β = 1 states
         self.states = np.concatenate([chains.spins] * len(betas))
-        self.reseed(seed if seed is not None else np.random.SeedSequence())
+        self._seed_seq, self.rngs = None, None
+        if seed is not None:
+            self.reseed(seed)
         self._reset_counts()
 
     # -- the Chains interface ------------------------------------------------------------------
@@ -77,6 +81,22 @@ class TemperedChains:
         children = seed_sequence_children(seed_seq, len(self.betas) + 1)
         self.rngs = [self.backend.make_rng(c, self.n_local) for c in children[:-1]]
         self.exchange_rng = np.random.default_rng(children[-1])
+
+    def snapshot(self):
+        """This process's states, one row per chain holding its copies at every temperature
+        (β = 1 first), so that rows gathered from several processes stay whole chains."""
+        R, C = len(self.betas), self.n_local
+        return self.states.reshape(R, C, -1).transpose(1, 0, 2).reshape(C, -1).copy()
+
+    def restore(self, rows, betas=None):
+        """Set the states (and the ladder, when ``betas`` is given) from rows of :meth:`snapshot`."""
+        if betas is not None:
+            self.betas = np.asarray(betas, dtype=float)
+            self._reset_counts()
+            self.rngs = None  # the ladder changed: reseed before sweeping
+        R, C = len(self.betas), self.n_local
+        self.states = np.ascontiguousarray(np.asarray(rows, dtype=np.int8).reshape(C, R, -1).transpose(1, 0, 2)
+                                           .reshape(R * C, -1))
 
     def sweep(self, n_sweeps=1):
         """``n_sweeps`` times: one sweep of every copy at its temperature, then exchanges."""

