@@ -14,11 +14,13 @@ from .fit import FitResult, fit, load_fit  # noqa: E402
 from .kinetic import KineticFit, fit_kinetic, kinetic_log_likelihood  # noqa: E402
 from .io import load_model, load_spins, save_model, save_spins  # noqa: E402
 from .models import KineticIsing, LatticeIsing, PairwiseIsing  # noqa: E402
+from .model_check import CheckResult, ModelCheckWarning, check_by_sampling  # noqa: E402
 from .onsager import K_C, kaufman_energy, kaufman_log_z, kaufman_specific_heat, onsager_energy, onsager_magnetisation  # noqa: E402,E501
 from .sampling import Chains, sample, simulate  # noqa: E402
 
 __all__ = [
-    "FitResult", "fit", "load_fit", "BACKENDS", "Backend", "Chains", "Dataset", "ExactSolution", "FitDivergedError", "InputError", "KineticFit",
+    "FitResult", "fit", "load_fit", "BACKENDS", "Backend", "Chains", "CheckResult", "check_by_sampling",
+    "ModelCheckWarning", "Dataset", "ExactSolution", "FitDivergedError", "InputError", "KineticFit",
     "KineticIsing", "K_C", "LatticeIsing", "PairwiseIsing", "exact_log_z", "exact_mle", "exact_sample", "exact_solve",
     "fit_kinetic", "get_backend", "image_to_spins", "kaufman_energy", "kaufman_log_z", "kaufman_specific_heat",
     "kinetic_log_likelihood", "load_data", "load_images", "load_model", "load_spike_times", "load_spins",

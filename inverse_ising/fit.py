@@ -23,6 +23,15 @@ Methods
 The :class:`FitResult` holds the model, the history (arrays, one entry per iteration), the
 diagnostics (convergence statistic, converged flag, iterations, divergence) and the standard
 errors, and saves to / loads from the model ``.npz`` of SPEC §5.
+
+Every fit is checked by sampling (``check=True``, the default): the fitted model is sampled
+from the data's own states by :func:`inverse_ising.model_check.check_by_sampling`, which
+flags a model that runs away from the data's activity, misses P(K) (the distribution of the
+number of active units) by more than independent units do, or misses the means and
+correlations (judged for the pairwise model's fast methods; Boltzmann learning judges them
+itself, and the two-parameter lattice model is not meant to reproduce every pixel's). The verdict is
+``meta["check"]`` (saved with the fit); a failed check warns once, naming what failed and what
+to use instead, and :meth:`FitResult.summary` says so instead of "converged".
 """
 import math
 import warnings
@@ -36,6 +45,18 @@ from .models import LatticeIsing, PairwiseIsing
 
 MODELS = ("pairwise", "lattice")
 METHODS = ("boltzmann", "pseudolikelihood", "mean_field", "tap", "exact")
+
+#: what a method's stopping rule means, said where its model converged but fails its check
+CONVERGED_MEANING = {"boltzmann": "moments within tolerance", "pseudolikelihood": "pseudo-likelihood optimum",
+                     "exact": "maximum likelihood"}
+#: what the warning of a failed sampled check advises, by method
+CHECK_ADVICE = {
+    "pseudolikelihood": "use method='boltzmann'",
+    "mean_field": "use method='boltzmann'",
+    "tap": "use method='boltzmann'",
+    "exact": "the pairwise model does not describe these data",
+    "boltzmann": "learn further (a larger max_iter, a smaller tol), or the pairwise model does not describe these data",
+}
 
 #: options accepted by ``fit`` for Boltzmann learning (passed on to the learners)
 BOLTZMANN_OPTIONS = {
@@ -67,7 +88,8 @@ class FitResult:
         :class:`inverse_ising.errors.FitDivergedError`).
     stderr : standard errors, {"h": ..., "J": ..., "method": ...} (scalars for the lattice,
         arrays for the pairwise model), empty where the method gives none.
-    meta : what is saved as the file's ``meta`` (method, backend, seed, iterations, ...).
+    meta : what is saved as the file's ``meta`` (method, backend, seed, iterations, ...;
+        ``meta["check"]``: the summary of the sampled check, see :attr:`sampled_check`).
     info : everything else the method reported (not saved).
     """
 
@@ -121,6 +143,13 @@ class FitResult:
         se = self.stderr.get("h")
         return None if se is None else self.model.L ** 2 * se
 
+    @property
+    def sampled_check(self):
+        """The sampled check's summary (:meth:`inverse_ising.model_check.CheckResult.summary`):
+        ``passed`` (True, False, or None when not checked), ``description``, the numbers; None
+        when the fit was not checked."""
+        return self.meta.get("check")
+
     def check(self, X, **options):
         """Sample the fitted model and compare its moments with the data ``X`` (SPEC §8).
 
@@ -146,13 +175,25 @@ class FitResult:
             iu = np.triu_indices(N, 1)
             lines.append(f"  N = {N}: h in [{self.model.h.min():.3g}, {self.model.h.max():.3g}], "
                          f"J in [{self.model.J[iu].min():.3g}, {self.model.J[iu].max():.3g}] (±1 spins)")
-        conv = {True: "converged", False: "NOT converged", None: "no stopping rule"}[self.converged]
-        line = f"  {conv} after {self.iterations} iteration{'s' if self.iterations != 1 else ''}"
+        check = self.sampled_check or {}
+        failed = check.get("passed") is False
+        if self.converged is None:
+            line = "  closed form (no iterations)" if self.iterations == 0 else \
+                f"  no stopping rule, {self.iterations} iteration{'s' if self.iterations != 1 else ''}"
+        else:
+            conv = "converged" if self.converged else "NOT converged"
+            if failed and self.converged and self.method in CONVERGED_MEANING:
+                conv += f" ({CONVERGED_MEANING[self.method]})"
+            line = f"  {conv} after {self.iterations} iteration{'s' if self.iterations != 1 else ''}"
+        if failed:
+            line += f" but FAILS its sampled check: the model {check.get('description')}"
         if np.isfinite(self.max_z):
             line += f"; max |z| = {self.max_z:.3g}, mean z² = {self.msz:.3g}"
         if np.isfinite(self.noise):
             line += f" (model-sample noise {self.noise:.2g} SE)"
         lines.append(line)
+        if check and not failed:
+            lines.append(f"  {check.get('description')}")
         return "\n".join(lines)
 
     def __repr__(self):
@@ -225,7 +266,7 @@ def _jsonable(obj):
 
 def fit(X, model="pairwise", method="boltzmann", shape=None, *, l2=None, l1=0.0, boundary="periodic",
         rule="metropolis", backend="auto", seed=None, init=None, optimizer="natural", learning_rate=None,
-        checkpoint=None, resume=False, force=False, progress=None, **options):
+        checkpoint=None, resume=False, force=False, progress=None, check=True, **options):
     """Fit a pairwise or lattice Ising model to binary data; returns a :class:`FitResult`.
 
     Parameters
@@ -242,7 +283,7 @@ def fit(X, model="pairwise", method="boltzmann", shape=None, *, l2=None, l1=0.0,
     rule, backend, seed : Markov-chain update rule ("metropolis", "glauber"), backend ("auto",
         "numpy", "cython", "mpi") and seed of Boltzmann learning.  ``seed=None`` draws fresh
         entropy; ``meta["seed"]`` records the seed used, and passing it back repeats the fit bit
-        for bit.
+        for bit.  Backend and seed also drive the sampled check (``meta["check"]["seed"]``).
     init : start of Boltzmann learning ("pseudolikelihood" by default; "mean_field", "tap",
         "independent", "random", "zeros", a model or parameters).
     optimizer, learning_rate : "natural" (default), "adam", or "sgd" with a fixed
@@ -251,6 +292,10 @@ def fit(X, model="pairwise", method="boltzmann", shape=None, *, l2=None, l1=0.0,
         ``checkpoint_seconds``, default 60, and on Ctrl-C), continue from it, or overwrite an
         existing one.
     progress : show a progress bar (None: when standard error is a terminal).
+    check : sample the fitted model from the data's states and judge it
+        (:func:`inverse_ising.model_check.check_by_sampling`); the verdict goes to
+        ``meta["check"]``, and a failure warns once (:class:`~inverse_ising.model_check.ModelCheckWarning`).
+        ``check=False`` skips it.
     **options : further options of Boltzmann learning (``n_chains``, ``tol``, ``check_noise``,
         ``max_iter``, ``max_sweeps``, ``cg_iter``, ``param_limit``, ``checkpoint_seconds``,
         ``checkpoint_every``, ``track_likelihood``, ``fisher_limit``) or of the fast estimators (``max_iter``, ``tol``).
@@ -284,12 +329,33 @@ def fit(X, model="pairwise", method="boltzmann", shape=None, *, l2=None, l1=0.0,
             from .boltzmann import boltzmann_lattice
 
             out = boltzmann_lattice(X, shape, boundary, 0.0 if l2 is None else l2, **kwargs)
-        return _from_boltzmann(out, common)
-    if l1:
-        raise InputError(f"l1 applies to Boltzmann learning only, not method={method!r}")
-    if model == "lattice":
-        return _fit_lattice_fast(X, shape, boundary, method, l2, options, common)
-    return _fit_pairwise_fast(X, method, l2, options, common)
+        result = _from_boltzmann(out, common)
+    else:
+        if l1:
+            raise InputError(f"l1 applies to Boltzmann learning only, not method={method!r}")
+        if model == "lattice":
+            result = _fit_lattice_fast(X, shape, boundary, method, l2, options, common)
+        else:
+            result = _fit_pairwise_fast(X, method, l2, options, common)
+    if check:
+        _sampled_check(result, X, shape, seed, backend)
+    return result
+
+
+def _sampled_check(result, X, shape, seed, backend):
+    """Check the fitted model by sampling it from the data's states (see the module text)."""
+    from .boltzmann import as_lattice_data, as_pairwise_data
+    from .model_check import check_fit
+
+    if result.kind == "lattice":
+        data, trial_starts = as_lattice_data(X, shape)[0], None
+    else:
+        data, trial_starts = as_pairwise_data(X, warn=False), getattr(X, "trial_starts", None)
+    if result.method == "boltzmann":
+        seed, backend = result.meta["seed"], result.info["_backend"]
+    check_fit(result.model, data, result.meta, result.method, CHECK_ADVICE[result.method], seed=seed,
+              backend=backend, trial_starts=trial_starts, stacklevel=4,
+              judge_moments=result.method != "boltzmann" and result.kind != "lattice")
 
 
 def _from_boltzmann(out, common):

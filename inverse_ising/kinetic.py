@@ -650,7 +650,7 @@ def kinetic_log_likelihood(model, S, trial_starts=None, gradient=False, precisio
 
 
 def fit_kinetic(S, method="ml", symmetric=False, l2=DEFAULT_L2, trial_starts=None, max_iter=500, tol=1e-2,
-                progress=None, self_couplings=False, l2_h=0.0, init=None, precision="auto"):
+                progress=None, self_couplings=False, l2_h=0.0, init=None, precision="auto", check=True, seed=None):
     """Fit a :class:`KineticIsing` model to a raster; returns a :class:`KineticFit`.
 
     Parameters
@@ -677,6 +677,10 @@ def fit_kinetic(S, method="ml", symmetric=False, l2=DEFAULT_L2, trial_starts=Non
         estimate and the independent model, by log-likelihood).
     precision : "auto" (float64 up to 10⁶ raster entries, float32 beyond), "single", "double":
         the precision of the raster copy and the matrix products; sums are float64.
+    check, seed : simulate the fitted model from the data's states and judge its equal-time
+        statistics (:func:`inverse_ising.model_check.check_by_sampling`: runaway activity and
+        P(K)), with ``seed`` (None: fresh entropy); the verdict goes to ``meta["check"]`` and a
+        failure warns once. ``check=False`` skips it.
     """
     if method not in METHODS:
         raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -726,7 +730,8 @@ def fit_kinetic(S, method="ml", symmetric=False, l2=DEFAULT_L2, trial_starts=Non
         meta.update(iterations=0, converged=True, elapsed_s=round(time.perf_counter() - t_start, 4))
         if method == "tap":
             meta["tap_F_max"] = float(info["F"].max())
-        return KineticFit(KineticIsing(h, J), method, ll, True, 0, {}, meta)
+        result = KineticFit(KineticIsing(h, J), method, ll, True, 0, {}, meta)
+        return _checked(result, spins, starts, check, seed)
 
     # maximum likelihood: start from the better of the naive mean field and the independent model
     curvature = None
@@ -766,4 +771,19 @@ def fit_kinetic(S, method="ml", symmetric=False, l2=DEFAULT_L2, trial_starts=Non
     meta.update(iterations=nit, converged=bool(converged), tol=tol, start=start, optimizer="block L-BFGS",
                 evaluations=info["evaluations"], final_gradient=float(info["final_gradient"]),
                 optimizer_message=info["message"], elapsed_s=round(time.perf_counter() - t_start, 4))
-    return KineticFit(KineticIsing(h, J), "ml", ll, bool(converged), nit, history, meta)
+    return _checked(KineticFit(KineticIsing(h, J), "ml", ll, bool(converged), nit, history, meta),
+                    spins, starts, check, seed)
+
+
+def _checked(result, spins, starts, check, seed):
+    """``result`` after its sampled check (when ``check``), stored in ``result.meta["check"]``."""
+    if check:
+        from .model_check import check_fit
+
+        symmetric = result.meta["symmetric"]
+        advice = ("use method='ml'" if result.method != "ml" else
+                  "fit J without the symmetry constraint (symmetric=False)" if symmetric else
+                  "the kinetic model does not describe these data's equal-time statistics")
+        check_fit(result.model, spins, result.meta, f"kinetic {result.method}{' (symmetric J)' if symmetric else ''}",
+                  advice, seed=seed, trial_starts=starts, judge_moments=False, stacklevel=4)
+    return result

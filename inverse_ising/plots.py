@@ -8,7 +8,8 @@ as a PNG atomically (temporary file, then rename) and closes it.
 Conventions of the figures: statistics are in the ±1 spin representation (C, D, T) unless the
 axis says otherwise; firing rates are probabilities per time bin (or Hz when a bin width is
 known); error bars on data are one standard error (block jackknife, see
-:mod:`inverse_ising.neural_stats`). Each model keeps one colour in every figure.
+:mod:`inverse_ising.neural_stats`). Each model keeps one colour in every figure. ``flags``
+({model name: text}, e.g. "runs away when sampled") mark a model in the legends and titles.
 """
 import numpy as np
 
@@ -24,9 +25,13 @@ MODEL_STYLE = {
 _DATA_COLOR = "black"
 
 
-def style(name):
-    """Colour, marker and legend label of a model name (unknown names get matplotlib defaults)."""
-    return MODEL_STYLE.get(name, {"color": None, "marker": "o", "label": name.replace("_", " ")})
+def style(name, flags=None):
+    """Colour, marker and legend label of a model name (unknown names get matplotlib defaults);
+    a flag in ``flags`` is added to the label, "label — flag"."""
+    st = MODEL_STYLE.get(name, {"color": None, "marker": "o", "label": name.replace("_", " ")})
+    if flags and flags.get(name):
+        st = dict(st, label=f"{st['label']} — {flags[name]}")
+    return st
 
 
 def require_matplotlib():
@@ -79,7 +84,7 @@ def _rms(a, b):
 
 
 def plot_model_vs_data(data, models, data_err=None, quantity="C_ij", xlabel=None, ylabel=None, title=None,
-                       notes=None, max_points=20000, seed=0):
+                       notes=None, max_points=20000, seed=0, flags=None):
     """One panel per model: model value against data value of every entry, with the diagonal.
 
     ``data``: 1-D array of data values (e.g. Cᵢⱼ for i < j); ``data_err``: their standard errors,
@@ -99,7 +104,7 @@ def plot_model_vs_data(data, models, data_err=None, quantity="C_ij", xlabel=None
     allv = np.concatenate([data[idx]] + [v[idx] for v in values])
     lo, hi = float(np.min(allv)), float(np.max(allv))
     for ax, name, v in zip(axes, names, values):
-        st = style(name)
+        st = style(name, flags)
         _diagonal(ax, lo, hi)
         if data_err is not None:
             ax.errorbar(data[idx], v[idx], xerr=np.asarray(data_err, float)[idx], fmt="none", ecolor="0.75",
@@ -123,7 +128,7 @@ def plot_model_vs_data(data, models, data_err=None, quantity="C_ij", xlabel=None
     return fig
 
 
-def plot_firing_rates(rates, err, models=None, unit="spikes per bin", title=None):
+def plot_firing_rates(rates, err, models=None, unit="spikes per bin", title=None, flags=None):
     """Firing rate of every neuron: data (with error bars) and each model, sorted by data rate."""
     plt = require_matplotlib()
     rates = np.asarray(rates, float)
@@ -133,7 +138,7 @@ def plot_firing_rates(rates, err, models=None, unit="spikes per bin", title=None
     ax.errorbar(x, rates[order], yerr=None if err is None else np.asarray(err)[order], fmt="o", ms=4,
                 color=_DATA_COLOR, ecolor="0.5", capsize=2, label="data ± 1 s.e.", zorder=3)
     for name, v in (models or {}).items():
-        st = style(name)
+        st = style(name, flags)
         v = np.asarray(v, float)
         ax.plot(x, v[order], st["marker"], ms=4, mfc="none", color=st["color"], label=st["label"], alpha=0.85)
         ax2.scatter(rates, v, s=14, marker=st["marker"], color=st["color"], label=st["label"], alpha=0.8)
@@ -165,7 +170,7 @@ def _group_counts(p, err, width):
 
 
 def plot_spike_count(p_data, err, models=None, title=None, n_data=None, units="neurons", rows="bins",
-                     max_points=80):
+                     max_points=80, flags=None):
     """P(K), the probability that K units are active (+1) together, on a log scale: data and models.
 
     Values of K that the data never show are not drawn for the data; a model curve is drawn where
@@ -190,7 +195,7 @@ def plot_spike_count(p_data, err, models=None, title=None, n_data=None, units="n
     floor = min(p[seen].min() if seen.any() else 1.0, 1.0 / n_data if n_data else 1.0) / 20
     shown = seen.copy()
     for name, q in models.items():
-        st = style(name)
+        st = style(name, flags)
         ok = q > 0
         shown |= ok & (q >= floor)
         ax.plot(K[ok], q[ok], "-", marker=st["marker"], ms=3.5, color=st["color"], label=st["label"], alpha=0.85)

@@ -29,11 +29,17 @@ Protocol
    are used as they are (if they were made on all the data, "held out" is not held out).
    Data whose rows are independent samples (one trial per row) are not split, and the kinetic
    models are skipped.
-2. Model statistics come from samples: the pairwise model is sampled with the chosen backend
+2. Every fitted model is checked by sampling (:func:`inverse_ising.model_check.check_by_sampling`:
+   chains started from the training data's states; a model whose activity runs away from the
+   data's, or whose P(K) is further from the data than independent units', fails). Models
+   fitted here carry their fit's check; given fits are checked on the training part (runaway
+   and P(K) only). A failing model is marked on the figures ("runs away when sampled") and on
+   the page, and its verdict is in ``summary.json`` (``models.<name>.check``).
+3. Model statistics come from samples: the pairwise model is sampled with the chosen backend
    (Metropolis chains started from data states), the kinetic models are simulated as many
    trials after a burn-in; the independent model's statistics are exact (rates = data, C = D =
    T = 0, P(K) Poisson-binomial).
-3. Compared (definitions in :mod:`inverse_ising.neural_stats`): firing rates; Cᵢⱼ (i < j) with
+4. Compared (definitions in :mod:`inverse_ising.neural_stats`): firing rates; Cᵢⱼ (i < j) with
    the data's jackknife error bars; Dᵢⱼ(1) (all i, j); Tᵢⱼₖ among the ``max_triplet_neurons``
    most active neurons; P(K). Distances in ``summary.json``: RMS differences, χ² per entry
    against the data's error bars, and for P(K) the Kullback–Leibler divergence
@@ -221,11 +227,13 @@ def fit_pairwise(spins, backend="auto", seed=None, progress=None, **options):
     return result.model, meta, dict(result.history or {}), result
 
 
-def fit_kinetic_model(spins, trial_starts, symmetric, progress=None):
-    """Kinetic model by maximum likelihood (:func:`inverse_ising.kinetic.fit_kinetic`)."""
+def fit_kinetic_model(spins, trial_starts, symmetric, progress=None, seed=None):
+    """Kinetic model by maximum likelihood (:func:`inverse_ising.kinetic.fit_kinetic`; ``seed``
+    seeds its sampled check)."""
     from .kinetic import fit_kinetic
 
-    kf = fit_kinetic(spins, method="ml", symmetric=symmetric, trial_starts=trial_starts, progress=progress)
+    kf = fit_kinetic(spins, method="ml", symmetric=symmetric, trial_starts=trial_starts, progress=progress,
+                     seed=seed)
     return kf.model, dict(kf.meta), dict(kf.history), kf
 
 
@@ -370,11 +378,13 @@ def make_report(data, fits=(), out="report", backend="auto", seed=0, force=False
                                                         **(pairwise_options or {}))
         else:
             model, meta, history, result = fit_kinetic_model(train.spins, train.trial_starts,
-                                                             name == "kinetic_symmetric", progress=progress)
+                                                             name == "kinetic_symmetric", progress=progress, seed=seed)
         timings[f"fit_{name}_s"] = round(time.perf_counter() - t0, 2)
         fitted[name] = {"model": model, "meta": meta, "history": history, "source": "fitted here", "fitted_here": True,
                         "result": result}
         log(f"  done in {timings[f'fit_{name}_s']:.1f} s")
+
+    checks = _model_checks(fitted, train, backend, seed, log)
 
     # statistics
     triplet_neurons = np.arange(N) if N <= max_triplet_neurons else ns.top_active_neurons(train.spins, max_triplet_neurons)
@@ -422,7 +432,7 @@ def make_report(data, fits=(), out="report", backend="auto", seed=0, force=False
                      "n_triplets": int(data_stats.T.size), "jackknife_blocks": 20,
                      "representation": "±1 spins (C, D, T); firing rates as probabilities per bin"},
         "models": {name: {"source": fitted[name]["source"], "method": fitted[name]["meta"].get("method"),
-                          "fitted_here": fitted[name]["fitted_here"]} for name in fitted},
+                          "fitted_here": fitted[name]["fitted_here"], "check": checks.get(name)} for name in fitted},
         "comparison": comparison,
         "timings": timings,
     }
@@ -438,6 +448,36 @@ def make_report(data, fits=(), out="report", backend="auto", seed=0, force=False
             fh.write(render_html(summary))
     log(f"report written to {os.path.abspath(out)} (open index.html)")
     return summary
+
+
+def _model_checks(fitted, train, backend, seed, log):
+    """{name: summary of the sampled check} of every fitted model: the fit's own check when it
+    was fitted here, else :func:`~inverse_ising.model_check.check_by_sampling` on the training
+    part (runaway and P(K); the report compares the moments itself)."""
+    from .model_check import check_by_sampling
+
+    out = {}
+    for name, m in fitted.items():
+        if m["model"] is None:  # the independent model: exact statistics
+            continue
+        check = m["meta"].get("check") if m["fitted_here"] else None
+        if check is None:
+            check = check_by_sampling(m["model"], train, seed=seed, backend=backend, judge_moments=False).summary()
+            if check["passed"] is False:
+                log(f"{name.replace('_', ' ')} ({m['source']}) FAILS its sampled check: the model {check['description']}")
+        out[name] = check
+    return out
+
+
+def check_flags(summary):
+    """{model name: "runs away when sampled" or "fails its sampled check"} of the models whose
+    sampled check failed (the marks on the figures)."""
+    flags = {}
+    for name, m in summary["models"].items():
+        check = m.get("check") or {}
+        if check.get("passed") is False:
+            flags[name] = "runs away when sampled" if check.get("runaway") else "fails its sampled check"
+    return flags
 
 
 def _save_models(folder, models, h_ind):
@@ -505,6 +545,7 @@ def _write_figures(folder, ds, train, data_stats, stats, models, h_ind, summary,
     iu = np.triu_indices(N, 1)
     off = ~np.eye(N, dtype=bool)
     names = [n for n in MODEL_ORDER if n in stats]
+    flags = check_flags(summary)
     if callable(extra_figures):
         extra_figures = extra_figures(models)
     for name, fig in (extra_figures or {}).items():
@@ -515,28 +556,28 @@ def _write_figures(folder, ds, train, data_stats, stats, models, h_ind, summary,
     if summary["data"]["temporal"]:
         save("raster.png", plots.plot_raster(ds.spins, n_bins=min(600, ds.n_samples), trial_starts=ds.trial_starts))
     save("firing_rates.png", plots.plot_firing_rates(data_stats.rates, data_stats.rates_err,
-                                                     {n: stats[n].rates for n in names}))
+                                                     {n: stats[n].rates for n in names}, flags=flags))
     comp = summary["comparison"]
     save("correlations.png", plots.plot_model_vs_data(
         data_stats.C[iu], {n: stats[n].C[iu] for n in names}, data_stats.C_err[iu], quantity="Cᵢⱼ",
         title="Equal-time correlations Cᵢⱼ (±1 spins, i < j)",
-        notes={n: f"χ²/entry = {comp[n]['C_chi2']:.3g}" for n in names}))
+        notes={n: f"χ²/entry = {comp[n]['C_chi2']:.3g}" for n in names}, flags=flags))
     if data_stats.D is not None:
         save("delayed_correlations.png", plots.plot_model_vs_data(
             data_stats.D[off], {n: stats[n].D[off] for n in names}, data_stats.D_err[off], quantity="Dᵢⱼ",
             title="Delayed correlations Dᵢⱼ = ⟨sᵢ(t+1)sⱼ(t)⟩ − mᵢmⱼ (±1 spins, one bin apart)",
             notes={n: ("equilibrium: predicts D = 0\n" if n in ("independent", "pairwise") else "")
-                   + f"χ²/entry = {comp[n]['D_chi2']:.3g}" for n in names}))
+                   + f"χ²/entry = {comp[n]['D_chi2']:.3g}" for n in names}, flags=flags))
     n_trip = len(summary["settings"]["triplet_neurons"])
     save("three_point.png", plots.plot_model_vs_data(
         data_stats.T, {n: stats[n].T for n in names}, data_stats.T_err, quantity="Tᵢⱼₖ",
         title=f"Connected three-point correlations Tᵢⱼₖ (±1 spins, {data_stats.T.size} triplets of "
               f"{'all ' if n_trip == N else 'the most active '}{n_trip} neurons)",
-        notes={n: f"χ²/entry = {comp[n]['T_chi2']:.3g}" for n in names}))
+        notes={n: f"χ²/entry = {comp[n]['T_chi2']:.3g}" for n in names}, flags=flags))
     rows, units = summary["data"]["rows"], summary["data"]["units"]
     save("spike_count.png", plots.plot_spike_count(
         data_stats.P, data_stats.P_err, {n: stats[n].P for n in names}, n_data=train.n_samples, units=units,
-        rows=rows, title=f"P(K): probability that K of the {N} {units} are active in one {rows[:-1]}"))
+        rows=rows, title=f"P(K): probability that K of the {N} {units} are active in one {rows[:-1]}", flags=flags))
     histories = {n: models[n]["history"] for n in names if models[n]["history"]}
     save("learning_curves.png", plots.plot_learning_curves(histories))
     couplings = {n: models[n]["model"].to_pairwise().J if isinstance(models[n]["model"], LatticeIsing)
@@ -583,9 +624,23 @@ def render_html(summary):
         best = (max(finite) if key.startswith("log_likelihood") else min(finite)) if finite else None
         cells = "".join(f"<td{' class=best' if v is not None and v == best else ''}>{_fmt(v, 4)}</td>" for v in vals)
         body.append(f"<tr><th>{html.escape(label)}</th>{cells}</tr>")
+    flags = check_flags(summary)
+
+    def check_line(m):
+        check = m.get("check")
+        if not check:
+            return ""
+        text = html.escape(str(check.get("description")))
+        if check.get("passed") is False:
+            return f"<br><span class=fail>FAILS its sampled check: the model {text}</span>"
+        return f"<br><small>sampled check: {text}</small>"
+
     models = "".join(f"<li><b>{html.escape(style(n)['label'])}</b>: {html.escape(str(m['source']))}"
-                     f"{' (' + html.escape(str(m['method'])) + ')' if m.get('method') else ''}</li>"
+                     f"{' (' + html.escape(str(m['method'])) + ')' if m.get('method') else ''}{check_line(m)}</li>"
                      for n, m in summary["models"].items())
+    failing = "".join(
+            f"<p class=fail>The {html.escape(style(n)['label'])} model {html.escape(flag)}: its states are unlike "
+            f"the data's, so its statistics below do not describe the data.</p>" for n, flag in flags.items())
     figures = "".join(
         f"<figure><img src='{html.escape(f['file'])}' alt='{html.escape(f['file'])}'>"
         f"<figcaption>{html.escape(f['caption'])}</figcaption></figure>" for f in summary.get("figures", []))
@@ -600,6 +655,7 @@ th, td {{ border: 1px solid #ccc; padding: 0.3em 0.7em; text-align: right; }}
 th {{ background: #f4f4f4; }} td.best {{ background: #dff0d8; font-weight: bold; }}
 figure {{ margin: 2em 0; }} img {{ max-width: 100%; border: 1px solid #eee; }}
 figcaption {{ color: #444; font-size: 0.95em; }}
+.fail {{ color: #a00; font-weight: bold; }}
 </style></head><body>
 <h1>Independent, pairwise and kinetic models of {html.escape(d['source'] or 'the data')}</h1>
 <p>{d['n_bins']} {d['rows']} × {d['n_neurons']} {d['units']} in {d['n_trials']} trial(s); mean probability of
@@ -607,7 +663,7 @@ being active (+1) {d['mean_rate_per_bin']:.4f} (range {d['rate_range_per_bin'][0
 on average {d['mean_K']:.2f} {d['units']} active at once{held}. Statistics are in the ±1 spin form
 (s = 2x − 1); model statistics come from {summary['settings']['model_bins']} bins drawn from each fitted model
 (backend {html.escape(str(summary['settings']['backend']))}, seed {summary['settings']['seed']}).</p>
-<h2>Models</h2><ul>{models}</ul>
+<h2>Models</h2><ul>{models}</ul>{failing}
 <h2>How well each model reproduces the data</h2>
 <p>Smaller is better except for the log-likelihood; the best value of each row is highlighted. χ² values are
 mean squared differences in units of the data's standard errors (≈ 1 when the model is as good as the data

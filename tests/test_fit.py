@@ -90,8 +90,8 @@ def test_dispatcher_errors(data):
 
 def test_mean_field_shrinkage_option(data):
     _, X = data
-    a = fit(X, method="mean_field", shrinkage=0.0)
-    b = fit(X, method="mean_field", shrinkage=0.5)
+    a = fit(X, method="mean_field", shrinkage=0.0, check=False)
+    b = fit(X, method="mean_field", shrinkage=0.5, check=False)
     assert np.max(np.abs(b.J)) < np.max(np.abs(a.J))
     assert b.meta["shrinkage"] == 0.5
 

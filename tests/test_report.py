@@ -88,8 +88,11 @@ def test_equilibrium_report_files(equilibrium_report):
     on_disk = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert on_disk["comparison"]["pairwise"]["P_K_kl_bits"] == pytest.approx(
         summary["comparison"]["pairwise"]["P_K_kl_bits"])
+    check = on_disk["models"]["pairwise"].pop("check")
     assert on_disk["models"]["pairwise"] == {"source": "given (pseudolikelihood)", "method": "pseudolikelihood",
                                              "fitted_here": False}
+    assert check["passed"] is True and not check["runaway"]  # a given fit is checked on the report's data
+    assert "runs away" not in page and "FAILS" not in page
     assert (out / MARKER).exists()
     iu = np.triu_indices(40, 1)
     assert np.corrcoef(J[iu], truth.J[iu])[0, 1] > 0.8  # the data determine the true couplings

@@ -65,17 +65,24 @@ def run(args):
     J = fit.model.J
     off = ~np.eye(J.shape[0], dtype=bool)
     asym = float(np.linalg.norm(J - J.T) / max(np.linalg.norm(J + J.T), 1e-300))
+    check = fit.meta.get("check") or {}
+    failed = check.get("passed") is False
     status = ("" if fit.method != "ml" else
-              f", {'converged' if fit.converged else 'NOT converged'} in {fit.n_iterations} iterations")
+              f", {'NOT converged' if not fit.converged else 'converged (maximum likelihood)' if failed else 'converged'}"
+              f" in {fit.n_iterations} iterations")
+    if failed:
+        status += f"{' but' if fit.method == 'ml' else ','} FAILS its sampled check: the model {check['description']}"
     summary = [
         f"{args.data}: {ds.n_units} neurons, {ds.n_samples} time bins in {ds.n_trials} trial"
         f"{'s' if ds.n_trials != 1 else ''} ({fit.meta['n_transitions']} transitions), read in {t_read:.1f} s",
         f"kinetic Ising, method {fit.method}{' (symmetric J)' if args.symmetric else ''}: "
-        f"log-likelihood {fit.log_likelihood:.6f} nats/bin{status}, {fit.meta['elapsed_s']:.1f} s",
+        f"log-likelihood {fit.log_likelihood:.6f} nats/bin, {fit.meta['elapsed_s']:.1f} s{status}",
         f"fields h: mean {fit.model.h.mean():+.3f}, sd {fit.model.h.std():.3f}; couplings J (i≠j): "
         f"mean {J[off].mean():+.4f}, sd {J[off].std():.4f}, max |J| {np.abs(J[off]).max():.3f}; "
         f"asymmetry ‖J−Jᵀ‖/‖J+Jᵀ‖ = {asym:.3f}",
     ]
+    if check and not failed:
+        summary.append(check["description"])
     fit.save(args.output, force=args.force)
     print("\n".join(summary))
     print(f"wrote {args.output}")
