@@ -75,8 +75,10 @@ metastable high-activity state.  Four safeguards keep learning on track there:
   data state (it runs away), the same estimate damped, couplings × ½ with the mean local fields
   kept (hᵢ + ½ Σⱼ Jᵢⱼ⟨sⱼ⟩_d), is tried, then independent spins.  ``info["init"]`` says which.
 * **Step control.**  A step after which the errors grow beyond noise (s > 2·msz_a + 2n + 1, msz_a
-  the mean square z measured where the step started) is taken back: the parameters return to that point and so do the chains'
-  states, the step is halved, and the trust region with it.  The last accepted point is kept,
+  the mean square z measured where the step started) is taken back: the parameters return to
+  that point and so do the chains' states, the step is halved, and the trust region with it; the
+  trust region then regrows past the length that failed by only 10 % per accepted step (it
+  regrows by 50 % below it).  The last accepted point is kept,
   and returned when the final measurement is worse.
 * **Replica exchange when chains run away.**  The chains start from data rows and persist.  When
   more than 0.1 % of the recorded states have more units up than any data state, or when steps
@@ -95,9 +97,9 @@ pairwise model is judged on both the plain moments ⟨sᵢ⟩, ⟨sᵢsⱼ⟩ an
 ⟨(sᵢ−cᵢ)(sⱼ−cⱼ)⟩ (for sparse data the plain ⟨sᵢsⱼ⟩ hardly see coincident spikes; the centred ones
 do).  The model's errors SE_model,k come from the spread of the moments between 20 groups of
 independent chains (batch means, so autocorrelation is accounted for); rₖ = SE_model,k / SEₖ,
-noise = rms rₖ and n = mean rₖ².  The systematic error is s = max(msz − n, 0) (msz the mean
-square z of the centred moments: a model as far from the data as a new data set of the same size
-would be has msz ≈ 1, the maximum of the likelihood 0).  The fit has converged when
+noise = rms rₖ and n = mean rₖ².  The systematic error is s = msz − n, the larger of its values
+for the plain and the centred moments (msz their mean square z: a model as far from the data as
+a new data set of the same size would be has msz ≈ 1, the maximum of the likelihood 0).  The fit has converged when
 
     noise ≤ check_noise (default 0.5: the model sample is worth at least 4 data sets),
     s ≤ 0.1·tol² (the systematic error is a tenth of the data's own noise)  and
@@ -532,8 +534,15 @@ class _Measurement:
 
     @property
     def signal(self):
-        """s = max(msz − n, 0): the squared moment error that the sample resolves beyond its noise."""
+        """s = max(msz − n, 0): the squared moment error that the sample resolves beyond its noise
+        (for the pairwise model, on the centred statistics, in whose coordinates the steps are)."""
         return max(self.msz_gain - self.noise_gain, 0.0)
+
+    @property
+    def systematic(self):
+        """The systematic mean square z that the stopping rule tests: the larger of the signals
+        of the plain and (pairwise) centred moments, each msz less the sample's own mean r²."""
+        return max(self.signal, self.msz - self.noise_raw)
 
 
 class _PairwiseProblem:
@@ -645,7 +654,7 @@ class _PairwiseProblem:
             max_z_raw=float(np.max(np.abs(zr))), max_z_centred=float(np.max(np.abs(zc))),
             max_z=float(max(np.max(np.abs(zr)), np.max(np.abs(zc)))),
             msz=float(np.mean(zr ** 2)), msz_centred=float(np.mean(zc ** 2)),
-            msz_gain=float(np.mean(zc ** 2)), noise_gain=float(np.mean(rc ** 2)),
+            msz_gain=float(np.mean(zc ** 2)), noise_gain=float(np.mean(rc ** 2)), noise_raw=float(np.mean(rr ** 2)),
             noise=float(np.sqrt(np.mean(r2))) if np.all(np.isfinite(r2)) else float("inf"),
             n_moments=zr.size + zc.size, n_states=smp.n_states, finite=finite, log_likelihood=ll,
             runaway=smp.runaway, extra={},
@@ -801,7 +810,7 @@ class _LatticeProblem:
             g_flat=np.array([g[0] / self.n_bonds, g[1] / self.N]),
             max_z=float(np.max(np.abs(z))), max_z_raw=float(np.max(np.abs(z))), max_z_centred=float("nan"),
             msz=float(np.mean(z ** 2)), msz_centred=float("nan"),
-            msz_gain=float(np.mean(z ** 2)), noise_gain=float(np.mean(r ** 2)),
+            msz_gain=float(np.mean(z ** 2)), noise_gain=float(np.mean(r ** 2)), noise_raw=float(np.mean(r ** 2)),
             noise=float(np.sqrt(np.mean(r ** 2))), n_moments=2, n_states=summary["n"], finite=finite,
             log_likelihood=float("nan"), runaway=0.0,
             extra={"J": self.J, "h": self.h, "z_bond": float(z[0]), "z_magnetisation": float(z[1]),
@@ -871,7 +880,7 @@ class _LatticeProblem:
 
 HISTORY_KEYS = ("max_z", "max_z_raw", "max_z_centred", "msz", "msz_centred", "noise", "signal",
                 "learning_rate", "trust", "sample_size", "sweeps", "step", "log_likelihood", "seconds",
-                "runaway", "temperatures", "rejected")
+                "runaway", "temperatures", "rejected", "systematic")
 
 
 class _Options:
@@ -952,6 +961,7 @@ def _learn(problem, chains, opts, root, fingerprint, start, desc):
             record = {
                 "max_z": meas.max_z, "max_z_raw": meas.max_z_raw, "max_z_centred": meas.max_z_centred,
                 "msz": meas.msz, "msz_centred": meas.msz_centred, "noise": meas.noise, "signal": s,
+                "systematic": meas.systematic,
                 "learning_rate": lr_eff, "trust": st["trust"] if opt == "natural" else float("nan"),
                 "sample_size": meas.n_states, "sweeps": T, "step": float("nan"),
                 "log_likelihood": meas.log_likelihood, "seconds": time.perf_counter() - t0,
@@ -983,6 +993,7 @@ def _learn(problem, chains, opts, root, fingerprint, start, desc):
             if opt != "sgd" and accepted is not None and _grew(meas, accepted["msz"]):
                 history["rejected"][-1] = 1.0
                 st["trust"] *= 0.5
+                st["trust_cap"] = st["trust"]  # steps this long failed: regrow only slowly past it
                 if st["trust"] < TRUST_MIN:
                     if problem.kind == "pairwise" and not tempered:  # the chains may not follow the model
                         problem.set_theta(accepted["theta"])
@@ -1004,8 +1015,8 @@ def _learn(problem, chains, opts, root, fingerprint, start, desc):
                 chains.restore(accepted["spins"])
             else:
                 if opt == "natural":
-                    st["trust"] = min(1.5 * st["trust"], TRUST_MAX)
-                if opt == "natural":
+                    st["trust_cap"] = min(1.1 * st["trust_cap"], TRUST_MAX)
+                    st["trust"] = min(1.5 * st["trust"], st["trust_cap"])
                     d1, d2 = problem.natural_step(meas, backend, lr_eff, st["trust"])
                 else:
                     g = problem.flat_gradient(meas)
@@ -1022,7 +1033,10 @@ def _learn(problem, chains, opts, root, fingerprint, start, desc):
                 raise FitDivergedError(_diverged_message(opts, t, "the parameters became NaN"))
             big = float(np.max(np.abs(theta)))
             if big > opts.param_limit:
-                raise FitDivergedError(_no_finite_mle_message(opts, t, big))
+                if opt == "natural":  # steps are controlled: the likelihood has no finite maximum
+                    raise FitDivergedError(_no_finite_mle_message(opts, t, big))
+                raise FitDivergedError(_diverged_message(
+                    opts, t, f"the parameters exploded (max |θ| = {big:.3g} > param_limit = {opts.param_limit:g})"))
             # -- sample size ------------------------------------------------------------------
             # grow when the largest difference no longer stands out of the sampling noise (the
             # expected largest of n noise values is ≈ √(2 ln 2n) times their rms): to the length
@@ -1056,7 +1070,7 @@ def _converged(meas, opts):
     no moment is further from the data than tol beyond the sample's own noise,
     max |z| ≤ √(tol² + 2 ln(2n) · noise²)."""
     allowance = math.sqrt(opts.tol ** 2 + 2 * math.log(2 * meas.n_moments) * meas.noise ** 2)
-    return meas.noise <= opts.check_noise and meas.signal <= SIGNAL_TOL * opts.tol ** 2 and meas.max_z <= allowance
+    return meas.noise <= opts.check_noise and meas.systematic <= SIGNAL_TOL * opts.tol ** 2 and meas.max_z <= allowance
 
 
 def _no_finite_mle_message(opts, t, big):
@@ -1134,7 +1148,7 @@ class _Checkpoints:
             "format": CHECKPOINT_FORMAT, "package_version": __version__, "kind": problem.kind,
             "fingerprint": self.fingerprint, "entropy": str(self.root.entropy),
             "spawn_key": list(self.root.spawn_key), "t": st["t"], "T": st["T"], "trust": st["trust"],
-            "betas": st["betas"], "accepted_msz": accepted["msz"] if accepted is not None else None,
+            "trust_cap": st["trust_cap"], "betas": st["betas"], "accepted_msz": accepted["msz"] if accepted is not None else None,
             "elapsed": st["elapsed"], "optimizer": opts.optimizer, "learning_rate": opts.learning_rate,
             "rule": opts.rule, "n_chains": chains.n_chains,
         }
@@ -1180,14 +1194,16 @@ def _read_checkpoint(opts, problem, fingerprint):
         accepted = {"theta": arrays.pop("accepted_theta"), "step": arrays.pop("accepted_step"),
                     "spins": arrays.pop("accepted_spins"), "msz": float(meta["accepted_msz"]), "meas": None}
     start = {
-        "t": int(meta["t"]), "T": int(meta["T"]), "trust": float(meta["trust"]), "betas": meta["betas"],
+        "t": int(meta["t"]), "T": int(meta["T"]), "trust": float(meta["trust"]),
+        "trust_cap": float(meta["trust_cap"]), "betas": meta["betas"],
         "accepted": accepted, "elapsed": float(meta["elapsed"]), "history": history, "arrays": arrays,
     }
     return root, start
 
 
 def _fresh_state(T0=2):
-    return {"t": 0, "T": int(T0), "trust": TRUST_MAX, "betas": None, "accepted": None, "elapsed": 0.0,
+    return {"t": 0, "T": int(T0), "trust": TRUST_MAX, "trust_cap": TRUST_MAX, "betas": None, "accepted": None,
+            "elapsed": 0.0,
             "history": {}, "arrays": {}}
 
 
@@ -1574,7 +1590,7 @@ def _finish(problem, chains, opts, out, root, start_info, settings):
     if not converged:
         warnings.warn(
             f"Boltzmann learning stopped after {opts.max_iter} iterations without converging "
-            f"(max |z| = {meas.max_z:.3g}, systematic mean square z = {meas.signal:.3g}, model-sample noise "
+            f"(max |z| = {meas.max_z:.3g}, systematic mean square z = {meas.systematic:.3g}, model-sample noise "
             f"{meas.noise:.3g} against check_noise = {opts.check_noise:g}); raise max_iter or max_sweeps, or "
             f"resume from a checkpoint",
             RuntimeWarning, stacklevel=3)
