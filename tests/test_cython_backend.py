@@ -1,4 +1,4 @@
-"""The Cython backend against the numpy reference and the exact oracle (SPEC §3, issue 4).
+"""The Cython backend against the numpy reference and the exact oracle (docs/conventions.md).
 
 * Same randomness, same trajectory: every kernel fed the reference's uniforms reproduces the
   reference's states exactly (lattice both rules and boundaries, pairwise both rules, kinetic).

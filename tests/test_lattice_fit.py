@@ -1,6 +1,6 @@
 """Inverse statistical mechanics on the square lattice: J and h back from sampled configurations.
 
-Must show (issue 3): a few hundred 32×32 periodic configurations sampled at J = 0.3 and
+A few hundred 32×32 periodic configurations sampled at J = 0.3 and
 J = 0.42 (h small but non-zero) are fitted back to the true J and h within 3 of the fit's own
 standard errors, with both update rules.  The configurations come from independent chains
 (one per configuration) after a burn-in well beyond the relaxation time, so they are

@@ -1,6 +1,6 @@
 """The report: model comparison on data from known models, the CLI, bad input, the output folder.
 
-Fixed seeds throughout. The two comparisons that matter (SPEC issue 7):
+Fixed seeds throughout. The two comparisons that matter of the report:
 
 * equilibrium data sampled from a known sparse N = 40 pairwise model: the fitted pairwise model
   beats the independent one on P(K) (Kullback–Leibler divergence and χ²) and on the connected
@@ -28,7 +28,7 @@ FIGURES = ("firing_rates.png", "correlations.png", "three_point.png", "spike_cou
 
 
 def run_cli(argv, monkeypatch=None):
-    """``inverse-ising ARGS`` in-process, with the report command registered if the lead has not yet."""
+    """``inverse-ising ARGS`` in-process."""
     if "report" not in cli.COMMANDS:
         monkeypatch.setattr(cli, "COMMANDS", tuple(cli.COMMANDS) + ("report",))
     return cli.main(argv)

@@ -2,7 +2,8 @@
 
 Each command module defines ``add_parser(subparsers)``, which registers its sub-parser and sets
 ``run=<function(args)>`` as a default. Errors from bad input (:class:`InputError`) are printed as
-one line and exit with status 2; Ctrl-C exits with status 130 and leaves no partial output.
+one line and exit with status 2; Ctrl-C exits with status 130, and since outputs are written
+atomically none is left half-written (``fit`` also keeps a checkpoint and names ``--resume``).
 While a command runs, each Python warning is printed as one line, ``inverse-ising: warning: …``,
 and messages name options by their flags (``--l2-h``, not ``l2_h``).
 """
