@@ -55,10 +55,12 @@ Each iteration runs T/10 sweeps of burn-in (one sweep = N update attempts per ch
 records T sweeps of every chain.  The pairwise moments are Rao–Blackwellised
 (:func:`rao_blackwell_sums`: tanh fᵢ and sⱼ tanh fᵢ instead of sᵢ and sᵢsⱼ), unbiased and much
 less noisy for sparse data.  T starts where the kept states suffice for the Fisher products and
-grows whenever the largest moment difference no longer stands out of the sampling noise
-(max |z| ≤ max(tol, 2·√(2 ln 2n)·noise)): to the length whose noise meets ``check_noise``
-(noise ∝ 1/√T) while it does not, else twice as long, so the chains stay short while the fit is
-far off and grow as it closes in (``max_sweeps`` caps T).  The learner's products run on one BLAS
+grows to the length whose noise meets ``check_noise`` (noise ∝ 1/√T) once the largest moment
+difference no longer stands out of the sampling noise (max |z| ≤ max(tol, 2·√(2 ln 2n)·noise)),
+and beyond it (doubling) only while the sample cannot resolve the error left (systematic
+s ≤ 4·noise²), so the chains stay short while the fit is far off and grow as it closes in
+(``max_sweeps`` caps T); while the sample resolves the error, better steps, not longer chains,
+are what the fit needs.  The learner's products run on one BLAS
 thread (they are small; waiting BLAS threads stall them on a busy host).
 
 Units that never or always fire are decoupled (Jᵢⱼ = 0, as in pseudo-likelihood: with sᵢ ≡ ∓1
@@ -1042,9 +1044,11 @@ def _learn(problem, chains, opts, root, fingerprint, start, desc):
             # expected largest of n noise values is ≈ √(2 ln 2n) times their rms): to the length
             # whose noise meets check_noise (noise ∝ 1/√T) while it does not, else twice as long
             noise_max = math.sqrt(2 * math.log(2 * meas.n_moments)) * meas.noise
-            if meas.max_z <= max(opts.tol, 2 * noise_max):
-                needed = T * (meas.noise / (0.9 * opts.check_noise)) ** 2 if meas.noise > opts.check_noise else 2 * T
+            if meas.noise > opts.check_noise and meas.max_z <= max(opts.tol, 2 * noise_max):
+                needed = T * (meas.noise / (0.9 * opts.check_noise)) ** 2
                 st["T"] = min(max(math.ceil(needed), math.ceil(1.25 * T)), opts.max_sweeps)
+            elif meas.noise <= opts.check_noise and meas.systematic <= 4 * meas.noise ** 2:
+                st["T"] = min(2 * T, opts.max_sweeps)  # the sample no longer resolves the error left
             st["t"] = t + 1
             bar.update(1)
             checkpoints.iteration_done()
