@@ -50,8 +50,9 @@ Verdict
   with the same pseudo-count as the model states),
   D_noise = (B − 1)/(2 ln 2)·(1/M_eff + 1/n_eff) the expected divergence of two finite samples of
   one distribution (2n·D in nats is χ² with B − 1 degrees of freedom), B the number of values of K
-  seen in the data or the model states, M_eff and n_eff the effective sizes var(K)/σ²(K̄) of the
-  data and of the model states (σ(K̄) by the same jackknife as above). So a model fails when its
+  seen in the data or the model states, M_eff and n_eff the effective sizes Var(S)/σ²(S̄) of the
+  data and of the model states, S = Σᵢ sᵢ over the scored units (Var(S) = Σᵢⱼ Cᵢⱼ, σ(S̄) by the
+  same jackknife as above). So a model fails when its
   P(K) is further from the data than that of independent units, beyond the check's own noise.
 * the moments fail (only when ``judge_moments``) when max|z| > z_allowed, the two-sided
   Bonferroni bound of Student's t with n_blocks − 1 degrees of freedom:
@@ -213,20 +214,17 @@ class _Sample:
         M, N = spins.shape
         self.K = (spins.sum(axis=1, dtype=np.int64) + N) // 2
         self.P = np.bincount(self.K, minlength=N + 1) / M
-        self.mean_k, self.sd_k = float(self.K.mean()), float(self.K.std())
+        self.mean_k = float(self.K.mean())
         sums = ns.BlockSums(spins[:, units], trial_starts, n_blocks, delayed=False)
         self.m, self.m_err = sums.means()
         self.C, self.C_err = sums.correlations()
         self.rates = (1.0 + spins.mean(axis=0, dtype=np.float64)) / 2.0
         self.n_blocks = sums.n_blocks
-        # effective size var(K)/σ²(K̄), σ(K̄) the delete-one-block jackknife error over the same blocks
-        edges = sums.edges
-        n_b = np.diff(edges).astype(float)
-        s_b = np.add.reduceat(self.K.astype(float), edges[:-1])
-        loo = (s_b.sum() - s_b) / (M - n_b)
-        B = n_b.size
-        var_mean = (B - 1) / B * np.sum((loo - loo.mean()) ** 2) if B > 1 else 0.0
-        self.n_eff = float(M if var_mean <= 0 else min(M, max(1.0, self.sd_k ** 2 / var_mean)))
+        # effective size Var(S)/σ²(S̄) of the row sums S = Σᵢ sᵢ (over ``units``): Var(S) = Σᵢⱼ Cᵢⱼ,
+        # σ(S̄) the delete-one-block jackknife error over the same blocks
+        _, err = sums._jackknife(lambda t: t["s"].sum() / t["n"])
+        var_sum = float(self.C.sum())
+        self.n_eff = float(M if not err or var_sum <= 0 else min(M, max(1.0, var_sum / err ** 2)))
 
 
 def _max_z(data, model, n_data_rows):
