@@ -987,6 +987,7 @@ def _learn(problem, chains, opts, root, fingerprint, start, desc):
             if meas.runaway > RUNAWAY and not tempered and problem.kind == "pairwise":
                 chains = checkpoints.chains = TemperedChains(chains)
                 st["betas"] = chains.betas.tolist()
+                accepted = st["accepted"] = None  # measured without replica exchange: no reference
                 st["t"] = t + 1
                 bar.update(1)
                 checkpoints.iteration_done()
