@@ -56,8 +56,10 @@ temperatures are then placed at equal thermodynamic length, β_k = Λ⁻¹(k Λ(
 distributions Var(log w) ≈ r Σ_k (Δβ_k)² σ_k² = r Λ²/K, where the lag factor r ≥ 1 (about twice
 the autocorrelation time of U in sweeps) is measured on the pilot; K is chosen so that the
 variance is ln(1 + P σ*²) for the target error σ* (lognormal weights: σ² = (e^v − 1)/P).  When the
-main run's σ is still above the target, it is repeated with K scaled by the variance seen
-(Var(log w) ∝ 1/K), at most ``MAX_ROUNDS`` times.  Time is linear in P·K·(cost of a sweep);
+main run's σ is still above the target, or its log weights vary more than twice as much as
+planned (heavy tails make σ itself unreliable), it is repeated with K scaled by the variance seen
+(Var(log w) ∝ 1/K), at most ``MAX_ROUNDS`` rounds in all, K at most ``MAX_STEPS``; a final σ above
+twice the target is warned about.  Time is linear in P·K·(cost of a sweep);
 :func:`estimate_cost` measures a short run and extrapolates.
 """
 import math
@@ -342,7 +344,8 @@ def log_partition(model, method="auto", seed=None, *, n_particles=None, n_temper
     if schedule is not None:
         betas = _as_schedule(schedule)
     else:
-        betas = _pilot_schedule(path, P, target_stderr, n_temperatures, pilot_seed, rule, backend)
+        with progress_bar(PILOT_STEPS, f"AIS pilot of {model!r}", progress, backend, unit="step") as bar:
+            betas = _pilot_schedule(path, P, target_stderr, n_temperatures, pilot_seed, rule, backend, bar)
     rounds = run_seed.spawn(MAX_ROUNDS if adaptive else 1)
     for r, round_seed in enumerate(rounds):
         K = len(betas) - 1
@@ -353,11 +356,14 @@ def log_partition(model, method="auto", seed=None, *, n_particles=None, n_temper
         value, stderr, ess = log_mean_exp(log_w)
         v = float(np.var(log_w, ddof=1))
         K_next = _steps_for(v, K, P, target_stderr)
-        if stderr <= target_stderr or K_next <= K or r + 1 == len(rounds):
+        if (stderr <= target_stderr and K_next <= 2 * K) or K_next <= K or r + 1 == len(rounds):
             break
         betas = np.interp(np.linspace(0.0, 1.0, K_next + 1), np.linspace(0.0, 1.0, K + 1), betas)
     fields = {"value": path.log_z0 + value, "stderr": stderr, "method": "ais", "ess": ess, "log_weight_var": v,
-                  "n_particles": P, "n_temperatures": K}
+              "n_particles": P, "n_temperatures": K}
+    if adaptive and stderr > 2 * target_stderr:
+        warnings.warn(f"AIS ln Z of {model!r}: error {stderr:.3f} after K = {K} steps, above the target "
+                      f"{target_stderr:g}; use more particles", RuntimeWarning, stacklevel=2)
     if reverse:
         relax = relax_sweeps(K, n_relax)
         with progress_bar(relax + K, f"reverse AIS of {model!r}", progress, backend, unit="step") as bar:
@@ -386,12 +392,12 @@ def _steps_for(v, K, P, target_stderr):
     return int(min(MAX_STEPS, max(MIN_STEPS, math.ceil(K * v / v_target))))
 
 
-def _pilot_schedule(path, P, target_stderr, n_temperatures, seed_seq, rule, backend):
+def _pilot_schedule(path, P, target_stderr, n_temperatures, seed_seq, rule, backend, bar=None):
     """The main run's β schedule: equal thermodynamic length, K from the pilot (module text)."""
     init_seed, chain_seed = seed_seq.spawn(2)
     pilot_betas = np.linspace(0.0, 1.0, PILOT_STEPS + 1)
     chains = Chains(path.at(pilot_betas[1]), PILOT_PARTICLES, rule, backend, chain_seed)
-    log_w, sigma = _forward(path, pilot_betas, chains, np.random.default_rng(init_seed), record_sigma=True)
+    log_w, sigma = _forward(path, pilot_betas, chains, np.random.default_rng(init_seed), bar, record_sigma=True)
     if n_temperatures is not None:
         K = as_positive_int(n_temperatures, "n_temperatures")
     else:
