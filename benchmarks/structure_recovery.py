@@ -13,13 +13,15 @@ graph is recovered exactly in at least ``--successes`` of ``--trials`` independe
 (default 45 of 50).  The graph of an estimate is ``recovered_graph(J, κ/2)`` with κ = β, the
 smallest planted |Jᵢⱼ| (the rule of Vuffray et al. 2016 and Lokhov et al. 2018), or the
 largest-gap rule (``--rule gap``).  Methods: ``fit_interaction_screening`` with its defaults
-(logRISE, and RISE with ``log=False``) and ``fit_pseudolikelihood`` with its defaults.  The
+(logRISE, and RISE with ``log=False``) and ``fit_pseudolikelihood`` with its defaults
+(``--methods``; ``ISE-l1=0`` is interaction screening without the penalty, where RISE and
+logRISE coincide, to separate the effect of the objective from that of the L1 term).  The
 data of one (model, β, M, trial) are shared by the three methods.  A level stops early once its
 outcome is settled (enough successes, or too many failures).
 
     python benchmarks/structure_recovery.py [--graphs rrg lattice] [--betas 0.4 0.7 1.0]
         [--trials 50] [--successes 45] [--spins 16] [--min-samples 128] [--max-samples 131072]
-        [--rule kappa|gap] [--seed 0] [--figure PATH]
+        [--rule kappa|gap] [--methods logRISE RISE PL ISE-l1=0] [--seed 0] [--figure PATH]
 """
 import argparse
 import math
@@ -35,10 +37,11 @@ from inverse_ising.exact import exact_sample
 from inverse_ising.interaction_screening import fit_interaction_screening, random_regular_graph, recovered_graph
 from inverse_ising.pseudolikelihood import fit_pseudolikelihood
 
-METHODS = {
+ESTIMATORS = {
     "logRISE": lambda X: fit_interaction_screening(X, log=True, warn=False)[1],
     "RISE": lambda X: fit_interaction_screening(X, log=False, warn=False)[1],
     "PL": lambda X: fit_pseudolikelihood(X, warn=False)[1],
+    "ISE-l1=0": lambda X: fit_interaction_screening(X, l1=0.0, warn=False)[1],
 }
 
 
@@ -56,11 +59,11 @@ def planted(graph, n, beta, seed):
     return ii.PairwiseIsing(np.zeros(n), J), adj
 
 
-def smallest_m(model, adj, beta, grid, args, seed, log):
+def smallest_m(model, adj, beta, grid, args, seed, log, methods):
     """{method: smallest M on the grid with ≥ successes of trials exact recoveries, or None}."""
     threshold = beta / 2 if args.rule == "kappa" else None
-    result = {name: None for name in METHODS}
-    pending = list(METHODS)
+    result = {name: None for name in methods}
+    pending = list(methods)
     for level, M in enumerate(grid):
         tally = {name: [0, 0] for name in pending}         # [successes, failures]
         for t in range(args.trials):
@@ -70,7 +73,7 @@ def smallest_m(model, adj, beta, grid, args, seed, log):
                 break
             X = exact_sample(model, M, seed=np.random.SeedSequence([seed, level, t]))
             for name in live:
-                ok = np.array_equal(recovered_graph(METHODS[name](X), threshold), adj)
+                ok = np.array_equal(recovered_graph(ESTIMATORS[name](X), threshold), adj)
                 tally[name][0 if ok else 1] += 1
         for name in list(pending):
             s, f = tally[name]
@@ -83,14 +86,14 @@ def smallest_m(model, adj, beta, grid, args, seed, log):
     return result
 
 
-def figure(rows, grid, path):
+def figure(rows, methods, path):
     from matplotlib.figure import Figure
 
     graphs = sorted({r[0] for r in rows})
     fig = Figure(figsize=(4.5 * len(graphs), 3.6))
     for k, g in enumerate(graphs):
         ax = fig.add_subplot(1, len(graphs), k + 1)
-        for name, marker in zip(METHODS, "os^"):
+        for name, marker in zip(methods, "os^D"):
             pts = [(beta, res[name]) for gr, beta, res in rows if gr == g and res[name] is not None]
             if pts:
                 ax.plot(*zip(*pts), marker=marker, label=name)
@@ -121,6 +124,7 @@ def main():
     ap.add_argument("--min-samples", type=int, default=128)
     ap.add_argument("--max-samples", type=int, default=131072)
     ap.add_argument("--rule", choices=["kappa", "gap"], default="kappa")
+    ap.add_argument("--methods", nargs="+", choices=list(ESTIMATORS), default=["logRISE", "RISE", "PL"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--figure", default=None, help="write a figure (png, pdf, svg) to this path")
     ap.add_argument("--quiet", action="store_true", help="print the table only")
@@ -154,15 +158,15 @@ def main():
         for b, beta in enumerate(args.betas):
             model, adj = planted(graph, args.spins, beta, seed=[args.seed, g])
             log(f"{graph}, β = {beta}: {int(adj.sum()) // 2} edges")
-            rows.append((graph, beta, smallest_m(model, adj, beta, grid, args, [args.seed, g, b], log)))
+            rows.append((graph, beta, smallest_m(model, adj, beta, grid, args, [args.seed, g, b], log, args.methods)))
     print(f"\nsmallest M (grid {grid[0]} … {grid[-1]}, ×2) with exact recovery in ≥ {args.successes} of "
           f"{args.trials} trials; N = {args.spins}, rule {args.rule}; {time.perf_counter() - t0:.0f} s")
-    print(f"{'graph':<8} {'β':>5} " + " ".join(f"{name:>9}" for name in METHODS))
+    print(f"{'graph':<8} {'β':>5} " + " ".join(f"{name:>9}" for name in args.methods))
     for graph, beta, res in rows:
         print(f"{graph:<8} {beta:>5.2f} " + " ".join(
-            f"{(str(res[name]) if res[name] else '> ' + str(grid[-1])):>9}" for name in METHODS))
+            f"{(str(res[name]) if res[name] else '> ' + str(grid[-1])):>9}" for name in args.methods))
     if args.figure:
-        figure(rows, grid, args.figure)
+        figure(rows, args.methods, args.figure)
         print(f"figure: {args.figure}")
 
 

@@ -25,11 +25,13 @@ penalty acts on different scales (the gradient of ln Sᵢ is that of Sᵢ divide
 Default penalty
 ---------------
 ``l1="auto"`` is the papers' form λ = c √(ln(N²/δ)/M), with δ = 0.05 and c = 0.4 for RISE,
-0.8 for logRISE (the constants of the authors' reference implementation, GraphicalModelLearning.jl;
-the theorem of Vuffray et al. 2016 has the same form with a larger, worst-case constant).  At
-N = 20 and M = 50 000, λ ≈ 0.005 (RISE) and 0.011 (logRISE).  It shrinks every coupling by
-about λ/(curvature), i.e. it is meant for sparse models, where it zeroes the couplings that
-the data do not support; for dense models (every pair coupled) pass ``l1=0`` or a smaller value.
+0.8 for logRISE (the constants of the authors' reference implementation, GraphicalModelLearning.jl).
+At N = 20 and M = 50 000, λ ≈ 0.005 (RISE) and 0.011 (logRISE).  It is meant for sparse models,
+where it zeroes the couplings that the data do not support; it also shrinks every kept coupling
+by about λ/(curvature), a bias that stays a fixed multiple of the statistical error (∝ 1/√M) at
+every M.  For dense models (every pair coupled) pass ``l1=0``; for the couplings of a sparse
+model refit without the penalty on the penalised fit's graph (``support``, the second step of
+Lokhov et al. 2018).  Measured figures: docs/estimators.md.
 
 Solution
 --------
